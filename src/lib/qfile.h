@@ -1,0 +1,67 @@
+/* qfile: one queued message = one file, queue/mess/<qid>  (doc/queue.md):
+ *   a 128-byte text header  "TQ1 msgoff msglen envoff envlen stateoff nrcpt ctime uid\n"
+ *   the message (LF line ends, starting with tern-queue's Received: line)
+ *   the envelope, exactly as the qmail-queue protocol delivered it
+ *   one state byte per recipient, then '\n'.
+ * Only the state bytes ever change after publication (pwrite of one byte). */
+#ifndef TERN_QFILE_H
+#define TERN_QFILE_H
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <stralloc.h>
+
+#define QF_HDRLEN 128
+#define QID_MAX 40
+
+/* Recipient states. */
+#define QS_PENDING '.'
+#define QS_DONE 'D'		/* delivered */
+#define QS_FAILED 'F'		/* failed for good, bounce not yet queued */
+#define QS_BOUNCED 'B'		/* failed for good, bounce queued (or none due) */
+
+struct qfile {
+	int fd;
+	char qid[QID_MAX];
+	uint64_t msgoff, msglen, envoff, envlen, stateoff;
+	size_t nrcpt;
+	time_t ctime;
+	unsigned long uid;
+	stralloc env;		/* the envelope bytes */
+	char *state;		/* nrcpt state bytes (in memory copy) */
+	const char **rcpt;	/* nrcpt pointers into env */
+	const char *sender;
+};
+
+/* 1 if s is a well-formed queue id (lowercase hex digits, 1..QID_MAX-1). */
+int qid_valid(const char *s);
+/* Formats a queue id from time, microseconds and inode into out. */
+void qid_make(char out[QID_MAX], time_t sec, long usec, unsigned long long ino);
+/* Header text for the given fields into out[QF_HDRLEN]. */
+void qfile_header(char out[QF_HDRLEN], const struct qfile *q);
+
+/* Opens queue/mess/<qid> (read-write if rw) and loads header, envelope and states.
+ * Returns 0, or -1 with errno (ENOENT gone, EINVAL malformed). */
+int qfile_open(struct qfile *q, const char *qid, int rw);
+void qfile_close(struct qfile *q);
+/* Sets recipient i's state byte, in memory and on disk (not synced). 0 or -1. */
+int qfile_setstate(struct qfile *q, size_t i, char st);
+/* A new, independent read-only fd positioned at the message start (for a child's fd 0). */
+int qfile_msgfd(const struct qfile *q);
+/* Path of queue/<sub>/<qid> into out. 0 or -1. */
+int qfile_path(char *out, size_t n, const char *sub, const char *qid);
+
+/* tern-send's retry notes, queue/info/<qid>: one line per recipient that has any,
+ * "idx attempts next-retry-epoch status text\n".  Absent file = no notes. */
+struct qinfo_rcpt {
+	unsigned attempts;
+	time_t next;		/* earliest next attempt; 0 = now */
+	char status[16];	/* enhanced status code, e.g. 4.2.0 */
+	char text[400];		/* last diagnostic, one line */
+};
+/* Loads notes for nrcpt recipients into info (zeroed first). 0, or -1 with errno. */
+int qinfo_load(const char *qid, struct qinfo_rcpt *info, size_t nrcpt);
+/* Writes notes atomically (tmp + rename; fsync when durable). 0 or -1. */
+int qinfo_save(const char *qid, const struct qinfo_rcpt *info, size_t nrcpt, int durable);
+
+#endif
