@@ -1,0 +1,190 @@
+/* tern-queue: the only writer of the queue.  qmail-queue protocol: message on fd 0,
+ * envelope on fd 1; exit 0 only once message and directory entry are on disk. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include "control.h"
+#include "date822.h"
+#include "die.h"
+#include "env.h"
+#include "home.h"
+#include "qfile.h"
+
+#define EX_TOOLONG 11
+#define EX_REFUSED 31
+#define EX_NOMEM 51
+#define EX_TIMEOUT 52
+#define EX_WRITE 53
+#define EX_READ 54
+#define EX_CONTROL 55
+#define EX_HOME 61
+#define EX_QUEUEDIR 62
+#define EX_MESSDIR 64
+#define EX_BUG 81
+
+static char tmppath[4096];
+
+static void cleanup(void)
+{
+	if (*tmppath) unlink(tmppath);
+}
+
+static void __attribute__((noreturn)) fail(int code, const char *why)
+{
+	cleanup();
+	tern_die(code, why);
+}
+
+static void __attribute__((noreturn)) fail_sys(int code, const char *why)
+{
+	int e = errno;
+	cleanup();
+	errno = e;
+	tern_die_sys(code, why);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	cleanup();
+	static const char m[] = "tern-queue: fatal: timeout reading message or envelope\n";
+	ssize_t w = write(2, m, sizeof m - 1);
+	(void)w;
+	_exit(EX_TIMEOUT);
+}
+
+static void write_all(int fd, const char *b, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0) {
+			if (errno == EINTR) continue;
+			if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)
+				fail_sys(EX_WRITE, "writing the queue file (disk full or file too big)");
+			fail_sys(EX_WRITE, "writing the queue file");
+		}
+		b += w; n -= (size_t)w;
+	}
+}
+
+static void fsync_dir(const char *rel)
+{
+	char path[4096];
+	if (tern_path(path, sizeof path, rel) < 0) fail(EX_HOME, "home path too long");
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) fail_sys(EX_MESSDIR, "opening queue/mess");
+	if (fsync(fd) != 0) fail_sys(EX_WRITE, "fsync of queue/mess");
+	close(fd);
+}
+
+/* Wake tern-send; a missing reader is fine, it scans the queue when it starts. */
+static void trigger(const char *qid)
+{
+	char path[4096], line[QID_MAX + 3];
+	if (tern_path(path, sizeof path, "queue/trigger") < 0) return;
+	int fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) return;
+	int n = snprintf(line, sizeof line, "N%s\n", qid);
+	ssize_t w = write(fd, line, (size_t)n);
+	(void)w;
+	close(fd);
+}
+
+int main(void)
+{
+	tern_prog = "tern-queue";
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);	/* RLIMIT_FSIZE: get EFBIG, exit 53, never a half file */
+	signal(SIGALRM, on_alarm);
+
+	unsigned long databytes, maxrcpt, maxaddr, timeout;
+	if (control_readulong(&databytes, "databytes", 52428800) < 0 ||
+	    control_readulong(&maxrcpt, "queuemaxrcpt", 10000) < 0 ||
+	    control_readulong(&maxaddr, "queuemaxaddrlen", 1000) < 0 ||
+	    control_readulong(&timeout, "timeoutqueue", 86400) < 0)
+		tern_die_sys(EX_CONTROL, "reading control files");
+	if (timeout) alarm((unsigned)(timeout > 86400 * 7 ? 86400 * 7 : timeout));
+
+	struct timeval tv;
+	gettimeofday(&tv, 0);
+	char rel[128];
+	snprintf(rel, sizeof rel, "queue/tmp/%ld.%06ld.%d", (long)tv.tv_sec, (long)tv.tv_usec, (int)getpid());
+	if (tern_path(tmppath, sizeof tmppath, rel) < 0) { *tmppath = 0; tern_die(EX_HOME, "home path too long"); }
+	int fd = open(tmppath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) { *tmppath = 0; tern_die_sys(EX_QUEUEDIR, "creating a file in queue/tmp"); }
+
+	struct stat st;
+	if (fstat(fd, &st) != 0) fail_sys(EX_QUEUEDIR, "fstat of the new queue file");
+	struct qfile q;
+	memset(&q, 0, sizeof q);
+	qid_make(q.qid, tv.tv_sec, tv.tv_usec, (unsigned long long)st.st_ino);
+	q.ctime = tv.tv_sec;
+	q.uid = (unsigned long)getuid();
+	q.msgoff = QF_HDRLEN;
+
+	static char buf[131072];
+	char hdr[QF_HDRLEN], date[DATE822_LEN];
+	memset(hdr, ' ', sizeof hdr);
+	date822_fmt(date, tv.tv_sec);
+	int rl = snprintf(buf, sizeof buf, "Received: (tern-queue %s invoked by uid %lu);\n\t%s\n",
+			  q.qid, q.uid, date);
+	size_t fill = (size_t)rl;
+	q.msglen = 0;
+	/* Header placeholder; the real one is written once the offsets are known. */
+	write_all(fd, hdr, sizeof hdr);
+	for (;;) {
+		if (fill == sizeof buf) {
+			write_all(fd, buf, fill);
+			q.msglen += fill;
+			fill = 0;
+		}
+		ssize_t r = read(0, buf + fill, sizeof buf - fill);
+		if (r < 0) {
+			if (errno == EINTR) continue;
+			fail_sys(EX_READ, "reading the message");
+		}
+		if (r == 0) break;
+		fill += (size_t)r;
+		if (databytes && q.msglen + fill > databytes + (size_t)rl)
+			fail(EX_REFUSED, "message too big (5.3.4): over control/databytes");
+	}
+	write_all(fd, buf, fill);
+	q.msglen += fill;
+
+	stralloc env = {0};
+	struct env_limits lim = { maxaddr, maxrcpt };
+	int er = env_read_fd(1, &env, &lim, &q.nrcpt);
+	if (er == ENV_TOOLONG) fail(EX_TOOLONG, "envelope address too long");
+	if (er == ENV_NOMEM) fail(EX_NOMEM, "out of memory");
+	if (er == ENV_READ) fail(EX_READ, "reading the envelope");
+	if (er != ENV_OK) fail(er, "envelope format error");
+	q.envoff = q.msgoff + q.msglen;
+	q.envlen = env.len;
+	q.stateoff = q.envoff + q.envlen;
+	write_all(fd, env.s, env.len);
+	for (size_t i = 0; i < q.nrcpt; i += sizeof buf) {
+		size_t n = q.nrcpt - i < sizeof buf ? q.nrcpt - i : sizeof buf;
+		memset(buf, QS_PENDING, n);
+		write_all(fd, buf, n);
+	}
+	write_all(fd, "\n", 1);
+	qfile_header(hdr, &q);
+	if (pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) fail_sys(EX_WRITE, "writing the queue file header");
+	if (fdatasync(fd) != 0) fail_sys(EX_WRITE, "fsync of the queue file");
+	if (close(fd) != 0) fail_sys(EX_WRITE, "closing the queue file");
+
+	/* link, not rename: an existing id is never overwritten. */
+	char messpath[4096];
+	if (qfile_path(messpath, sizeof messpath, "mess", q.qid) < 0) fail(EX_BUG, "bad queue id");
+	if (link(tmppath, messpath) != 0) fail_sys(EX_MESSDIR, "publishing into queue/mess");
+	unlink(tmppath);
+	*tmppath = 0;
+	fsync_dir("queue/mess");
+	trigger(q.qid);
+	return 0;
+}

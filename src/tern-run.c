@@ -1,0 +1,198 @@
+/* tern-run: a complete self-contained tern instance in the foreground (`make run`).
+ *   tern-run [-i] [-d DIR]
+ * Creates DIR (default ./var) as a home if needed, starts tern-send (and the listeners
+ * that exist) with TERN_HOME=DIR, logs to stderr, stops everything on SIGINT/SIGTERM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "die.h"
+#include "home.h"
+#include "sig.h"
+#include "spawn.h"
+
+#define EX_USAGE 64
+#define EX_CANTCREAT 73
+#define MAXCHILD 8
+
+static char home[4096];
+
+static void mkdir_p(const char *rel, mode_t mode)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/%s", home, rel);
+	if (mkdir(path, mode) != 0 && errno != EEXIST) tern_die_sys(EX_CANTCREAT, "mkdir ", path);
+}
+
+/* Writes control/NAME only when it does not exist yet: an admin's edit is never undone. */
+static void control_default(const char *name, const char *value)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/control/%s", home, name);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		if (errno == EEXIST) return;
+		tern_die_sys(EX_CANTCREAT, "creating ", path);
+	}
+	size_t n = strlen(value);
+	if (write(fd, value, n) != (ssize_t)n || close(fd) != 0) tern_die_sys(EX_CANTCREAT, "writing ", path);
+}
+
+static int run_wait(char *const argv[])
+{
+	char path[4096];
+	if (tern_binpath(path, sizeof path, argv[0]) < 0) return -1;
+	pid_t pid = tern_spawn(path, argv, 0, 0);
+	if (pid < 0) return -1;
+	return tern_wait(pid);
+}
+
+static void users_default(void)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/users/users", home);
+	if (access(path, F_OK) == 0) return;
+	static char *cmds[][5] = {
+		{ "tern-users", "add-domain", "example.test", 0 },
+		{ "tern-users", "add", "demo@example.test", 0 },
+		{ "tern-users", "alias", "root@localhost", "demo@example.test", 0 },
+		{ "tern-users", "alias", "postmaster@localhost", "demo@example.test", 0 },
+	};
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+		if (run_wait(cmds[i]) != 0) tern_die(EX_CANTCREAT, "tern-users ", cmds[i][1], " failed");
+}
+
+static void init_home(void)
+{
+	if (mkdir(home, 0755) != 0 && errno != EEXIST) tern_die_sys(EX_CANTCREAT, "mkdir ", home);
+	mkdir_p("control", 0755);
+	mkdir_p("queue", 0750);
+	mkdir_p("queue/tmp", 0700);
+	mkdir_p("queue/mess", 0700);
+	mkdir_p("queue/info", 0700);
+	mkdir_p("users", 0755);
+	mkdir_p("mail", 0755);
+	mkdir_p("log", 0755);
+	char fifo[4200];
+	snprintf(fifo, sizeof fifo, "%s/queue/trigger", home);
+	if (mkfifo(fifo, 0622) != 0 && errno != EEXIST) tern_die_sys(EX_CANTCREAT, "mkfifo ", fifo);
+	control_default("me", "localhost\n");
+	control_default("locals", "localhost\nexample.test\n");
+	control_default("systemaccounts", "0\n");
+	control_default("doublebounceto", "postmaster@localhost\n");
+	users_default();
+}
+
+static pid_t children[MAXCHILD];
+static char **childargv[MAXCHILD];
+static size_t nchild;
+
+static pid_t start(char **argv)
+{
+	char path[4096];
+	if (tern_binpath(path, sizeof path, argv[0]) < 0) return -1;
+	pid_t pid = tern_spawn(path, argv, 0, 0);
+	if (pid < 0) tern_warn_sys("starting ", argv[0]);
+	return pid;
+}
+
+static void add_child(char **argv)
+{
+	if (nchild == MAXCHILD) return;
+	childargv[nchild] = argv;
+	children[nchild] = start(argv);
+	nchild++;
+}
+
+static void stop_all(void)
+{
+	for (size_t i = 0; i < nchild; i++)
+		if (children[i] > 0) kill(children[i], SIGTERM);
+	/* Bounded: 10 s, then SIGKILL. */
+	for (int tries = 0; tries < 100; tries++) {
+		size_t alive = 0;
+		for (size_t i = 0; i < nchild; i++) {
+			if (children[i] <= 0) continue;
+			if (waitpid(children[i], 0, WNOHANG) == children[i]) children[i] = 0;
+			else alive++;
+		}
+		if (!alive) return;
+		struct timespec ts = { 0, 100000000 };
+		nanosleep(&ts, 0);
+	}
+	for (size_t i = 0; i < nchild; i++)
+		if (children[i] > 0) { kill(children[i], SIGKILL); waitpid(children[i], 0, 0); }
+}
+
+int main(int argc, char **argv)
+{
+	tern_prog = "tern-run";
+	const char *dir = "var";
+	int initonly = 0, opt;
+	while ((opt = getopt(argc, argv, "id:")) != -1) {
+		if (opt == 'i') initonly = 1;
+		else if (opt == 'd') dir = optarg;
+		else tern_die(EX_USAGE, "usage: tern-run [-i] [-d DIR]");
+	}
+	if (optind != argc) tern_die(EX_USAGE, "usage: tern-run [-i] [-d DIR]");
+	if (dir[0] == '/') snprintf(home, sizeof home, "%s", dir);
+	else {
+		char cwd[2048];
+		if (!getcwd(cwd, sizeof cwd)) tern_die_sys(EX_CANTCREAT, "getcwd");
+		snprintf(home, sizeof home, "%s/%s", cwd, dir);
+	}
+	if (setenv("TERN_HOME", home, 1) != 0) tern_die_sys(EX_CANTCREAT, "setenv");
+	init_home();
+	if (initonly) return 0;
+
+	int sfd = sig_pipe();
+	if (sfd < 0 || sig_catch(SIGINT) < 0 || sig_catch(SIGTERM) < 0 || sig_catch(SIGCHLD) < 0)
+		tern_die_sys(111, "setting up signals");
+	static char *send_argv[] = { "tern-send", 0 };
+	add_child(send_argv);
+
+	fprintf(stderr,
+		"tern-run: home %s\n"
+		"tern-run: running: tern-send (scheduler, local delivery)\n"
+		"tern-run: try, in another shell:\n"
+		"  export TERN_HOME=%s PATH=%s:$PATH\n"
+		"  echo 'Hello from tern' | tern-sendmail -i demo@example.test\n"
+		"  tern-qread; ls %s/mail/example.test/demo/Maildir/new/\n"
+		"  date | tern-sendmail root   # cron-style: root@localhost is an alias of demo\n"
+		"tern-run: Ctrl-C stops everything.\n",
+		home, home, tern_bindir(), home);
+
+	time_t laststart = time(0);
+	for (;;) {
+		struct pollfd p = { sfd, POLLIN, 0 };
+		if (poll(&p, 1, -1) < 0 && errno != EINTR) tern_die_sys(111, "poll");
+		unsigned char s[64];
+		ssize_t n = read(sfd, s, sizeof s);
+		for (ssize_t i = 0; i < n; i++) {
+			if (s[i] == SIGINT || s[i] == SIGTERM) {
+				fprintf(stderr, "tern-run: stopping\n");
+				stop_all();
+				return 0;
+			}
+		}
+		/* A child that died is restarted, at most once a second. */
+		pid_t pid;
+		int st;
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			for (size_t i = 0; i < nchild; i++) {
+				if (children[i] != pid) continue;
+				fprintf(stderr, "tern-run: %s exited (status %d); restarting\n", childargv[i][0], st);
+				if (time(0) == laststart) sleep(1);
+				laststart = time(0);
+				children[i] = start(childargv[i]);
+			}
+		}
+	}
+}
