@@ -33,7 +33,7 @@ $(BUILD)/lib/%.o: src/lib/%.c $(LIBHDR) conf-cc
 
 $(BUILD)/%.o: src/%.c $(LIBHDR) conf-cc
 	@mkdir -p $(dir $@)
-	$(CC_CMD) $(CFLAGS_EXTRA) -Isrc/lib -c -o $@ $<
+	$(CC_CMD) $(CFLAGS_EXTRA) -iquote src/lib -c -o $@ $<
 
 $(BUILD)/libtern.a: $(LIBOBJ)
 	@rm -f $@
@@ -49,7 +49,7 @@ $(BINDIR)/sendmail $(BINDIR)/mailq: $(BINDIR)/tern-sendmail
 
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libtern.a $(LIBHDR)
 	@mkdir -p $(dir $@)
-	$(CC_CMD) $(CFLAGS_EXTRA) -Wno-error -Isrc/lib -o $@ $< $(BUILD)/libtern.a $(LDLIBS) $(CHECKLIBS)
+	$(CC_CMD) $(CFLAGS_EXTRA) -Wno-error -iquote src/lib -o $@ $< $(BUILD)/libtern.a $(LDLIBS) $(CHECKLIBS)
 
 deps:
 	@sh .ci/deps
@@ -63,7 +63,7 @@ unit: $(UNITBIN)
 test: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory asan
-	@sh tests/run "$(BINDIR)" "$(BUILD)/unit" "$(BUILD)/asan/bin" "$(BUILD)/asan/unit"
+	@TERN_FUZZ_SMOKE=3 sh tests/run "$(BINDIR)" "$(BUILD)/unit" "$(BUILD)/asan/bin" "$(BUILD)/asan/unit"
 
 # Only the normal build, for quick work.
 test-fast: all unit
@@ -81,7 +81,7 @@ bench: deps all
 	@sh tests/bench/run
 
 crashtest: all
-	@sh tests/integration/crash.sh
+	@sh tests/integration/t-crash.sh
 
 install: all
 	sh .ci/install "$(DESTDIR)" "$(PREFIX)" "$(TERN_HOME_DEFAULT)"

@@ -41,8 +41,9 @@ struct msg {
 	struct msg *rnext;		/* ready list */
 	char qid[QID_MAX];
 	time_t wake;			/* next round, when idle */
-	int inround, onready;
+	int inround, onready, dead;
 	size_t nrcpt;
+	size_t heaprefs;		/* heap entries that point here; freed only at 0 */
 	size_t inflight, scan;
 	struct qfile q;			/* open during a round */
 	struct qinfo_rcpt *info;
@@ -112,14 +113,15 @@ static struct msg *find(const char *qid)
 	return 0;
 }
 
+/* Drops the message from the table; the memory goes once no heap entry points at it. */
 static void forget(struct msg *m)
 {
 	struct msg **pp = &bucket[hash(m->qid)];
 	while (*pp && *pp != m) pp = &(*pp)->hnext;
 	if (*pp) *pp = m->hnext;
-	free(m->info);
-	free(m);
+	m->dead = 1;
 	nmsg--;
+	if (!m->heaprefs) { free(m->info); free(m); }
 }
 
 static void heap_push(time_t t, struct msg *m)
@@ -133,6 +135,7 @@ static void heap_push(time_t t, struct msg *m)
 	size_t i = heaplen++;
 	while (i > 0 && heap[(i - 1) / 2].t > t) { heap[i] = heap[(i - 1) / 2]; i = (i - 1) / 2; }
 	heap[i].t = t; heap[i].m = m;
+	m->heaprefs++;
 }
 
 static struct heapent heap_pop(void)
@@ -147,6 +150,7 @@ static struct heapent heap_pop(void)
 		heap[i] = heap[c]; i = c;
 	}
 	if (heaplen) heap[i] = last;
+	top.m->heaprefs--;
 	return top;
 }
 
@@ -283,15 +287,6 @@ static void defer(struct msg *m, size_t i, const char *status, const char *text,
 	log_result("deferred", m, i, status, text, delay);
 }
 
-static void put_env(char **envp, size_t *n, const char *fmt, const char *a, size_t b)
-{
-	char buf[256];
-	snprintf(buf, sizeof buf, fmt, a, b);
-	envp[*n] = strdup(buf);
-	if (!envp[*n]) tern_die(EX_TEMP, "out of memory");
-	(*n)++;
-}
-
 extern char **environ;
 
 static int spawn_local(struct msg *m, size_t i, struct job *j)
@@ -308,24 +303,23 @@ static int spawn_local(struct msg *m, size_t i, struct job *j)
 	while (environ[ne]) ne++;
 	char **envp = calloc(ne + 4, sizeof *envp);
 	if (!envp) tern_die(EX_TEMP, "out of memory");
-	size_t k = 0, extra = 0;
+	size_t k = 0;
 	for (size_t e = 0; e < ne; e++)
 		if (strncmp(environ[e], "TERN_QID=", 9) && strncmp(environ[e], "TERN_DTAG=", 10) &&
 		    strncmp(environ[e], "TERN_MSGSIZE=", 13))
 			envp[k++] = environ[e];
-	size_t first = k;
-	put_env(envp, &k, "TERN_QID=%s%.0zu", m->qid, 0);
-	put_env(envp, &k, "TERN_DTAG=%s.%zu", m->qid, i);
-	char sz[32];
-	snprintf(sz, sizeof sz, "%llu", (unsigned long long)m->q.msglen);
-	put_env(envp, &k, "TERN_MSGSIZE=%s%.0zu", sz, 0);
-	extra = k;
+	char eqid[64], edtag[96], esize[64];
+	snprintf(eqid, sizeof eqid, "TERN_QID=%s", m->qid);
+	snprintf(edtag, sizeof edtag, "TERN_DTAG=%s.%zu", m->qid, i);
+	snprintf(esize, sizeof esize, "TERN_MSGSIZE=%llu", (unsigned long long)m->q.msglen);
+	envp[k++] = eqid;
+	envp[k++] = edtag;
+	envp[k++] = esize;
 	envp[k] = 0;
 	char *argv[] = { "tern-local", (char *)m->q.sender, (char *)rcpt, 0 };
 	int fds[3] = { in, p[1], -1 };
 	pid_t pid = tern_spawn(path, argv, envp, fds);
 	int e = errno;
-	for (size_t x = first; x < extra; x++) free(envp[x]);
 	free(envp);
 	close(in);
 	close(p[1]);
@@ -718,6 +712,10 @@ int main(void)
 		time_t now = time(0);
 		while (!stopping && heaplen && heap[0].t <= now) {
 			struct heapent h = heap_pop();
+			if (h.m->dead) {
+				if (!h.m->heaprefs) { free(h.m->info); free(h.m); }
+				continue;
+			}
 			if (h.m->inround || h.m->wake != h.t) continue;	/* stale entry */
 			round_begin(h.m, now);
 		}

@@ -48,7 +48,7 @@ int qfile_path(char *out, size_t n, const char *sub, const char *qid)
 	return tern_path(out, n, rel);
 }
 
-static int parse_header(struct qfile *q, const char *h)
+int qfile_parse_header(struct qfile *q, const char *h)
 {
 	unsigned long long v[8];
 	char buf[QF_HDRLEN + 1];
@@ -96,7 +96,7 @@ int qfile_open(struct qfile *q, const char *qid, int rw)
 	if (q->fd < 0) return -1;
 	struct stat st;
 	if (fstat(q->fd, &st) != 0) goto fail;
-	if (pread_all(q->fd, hdr, QF_HDRLEN, 0) < 0 || parse_header(q, hdr) < 0) goto bad;
+	if (pread_all(q->fd, hdr, QF_HDRLEN, 0) < 0 || qfile_parse_header(q, hdr) < 0) goto bad;
 	if ((uint64_t)st.st_size < q->stateoff + q->nrcpt + 1) goto bad;
 	if (!stralloc_ready(&q->env, q->envlen + 1)) { errno = ENOMEM; goto fail; }
 	if (pread_all(q->fd, q->env.s, q->envlen, (off_t)q->envoff) < 0) goto bad;

@@ -37,6 +37,8 @@ struct qfile {
 int qid_valid(const char *s);
 /* Formats a queue id from time, microseconds and inode into out. */
 void qid_make(char out[QID_MAX], time_t sec, long usec, unsigned long long ino);
+/* Parses a header (QF_HDRLEN bytes) into q's offsets; 0, or -1 when malformed. */
+int qfile_parse_header(struct qfile *q, const char *hdr);
 /* Header text for the given fields into out[QF_HDRLEN]. */
 void qfile_header(char out[QF_HDRLEN], const struct qfile *q);
 

@@ -1,0 +1,148 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <cdb.h>
+#include "addr.h"
+#include "control.h"
+#include "home.h"
+#include "users.h"
+
+#define DATAMAX (1024 * 1024)	/* no sane record is bigger: a bigger one is corrupt */
+
+static struct cdb db;
+static int dbfd = -1;
+static stralloc locals;
+static int localsread;
+
+/* 1 open, 0 no cdb (an empty database), -1 error.  A missing cdb is looked for again at
+ * the next lookup, so the first build is seen without users_close(). */
+static int db_open(void)
+{
+	if (dbfd >= 0) return 1;
+	char path[4096];
+	if (tern_path(path, sizeof path, "users/users.cdb") < 0) { errno = ENAMETOOLONG; return -1; }
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) return errno == ENOENT ? 0 : -1;
+	cdb_init(&db, fd);
+	dbfd = fd;
+	return 1;
+}
+
+/* Finds kind+lowercase(s); 1 found (cdb_datapos/len valid), 0 not, -1 error. */
+static int find(char kind, const char *s, size_t n)
+{
+	char key[1 + 511];	/* user_rec.addr holds 511 bytes and a NUL */
+	if (n == 0 || n > sizeof key - 1) return 0;
+	int r = db_open();
+	if (r <= 0) return r;
+	key[0] = kind;
+	memcpy(key + 1, s, n);
+	addr_lower(key + 1, n);
+	errno = 0;
+	r = cdb_find(&db, (const unsigned char *)key, n + 1);
+	if (r < 0 && !errno) errno = EIO;
+	return r < 0 ? -1 : r > 0;
+}
+
+/* The found record's data into buf (size bufn, NUL added).  0, or -1 with errno. */
+static int data(char *buf, size_t bufn, size_t *len)
+{
+	size_t dl = cdb_datalen(&db);
+	if (dl >= bufn) { errno = EINVAL; return -1; }
+	errno = 0;
+	if (cdb_read(&db, (unsigned char *)buf, dl, cdb_datapos(&db)) < 0) {
+		if (!errno) errno = EIO;
+		return -1;
+	}
+	buf[dl] = 0;
+	*len = dl;
+	return 0;
+}
+
+int users_isdomain(const char *domain, size_t n)
+{
+	return find('D', domain, n);
+}
+
+int users_islocal(const char *domain, size_t n)
+{
+	if (!localsread) {
+		if (control_readlines(&locals, "locals") < 0) return -1;
+		localsread = 1;
+	}
+	if (control_inlist(&locals, domain, n)) return 1;
+	return users_isdomain(domain, n);
+}
+
+int users_finduser(const char *addr, size_t n, struct user_rec *u)
+{
+	int r = find('U', addr, n);
+	if (r <= 0) return r;
+	char buf[sizeof u->pwhash + sizeof u->dir];
+	size_t len;
+	if (data(buf, sizeof buf, &len) < 0) return -1;
+	size_t pl = strlen(buf);
+	if (pl == len || pl >= sizeof u->pwhash || len - pl - 1 >= sizeof u->dir) { errno = EINVAL; return -1; }
+	const char *dir = buf + pl + 1;
+	size_t dl = len - pl - 1;
+	if (memchr(dir, 0, dl)) { errno = EINVAL; return -1; }
+
+	memcpy(u->addr, addr, n);
+	u->addr[n] = 0;
+	addr_lower(u->addr, n);
+	memcpy(u->pwhash, buf, pl + 1);
+	if (dl) {
+		if (dir[0] != '/') { errno = EINVAL; return -1; }
+		memcpy(u->dir, dir, dl + 1);
+		return 1;
+	}
+	/* The default directory: both parts become path components, through the one gate. */
+	size_t at = addr_at(u->addr, n);
+	if (at == n || !addr_pathsafe(u->addr, at) || !addr_pathsafe(u->addr + at + 1, n - at - 1)) {
+		memset(u, 0, sizeof *u);
+		return 0;
+	}
+	char rel[600];
+	size_t ll = at, dn = n - at - 1;
+	memcpy(rel, "mail/", 5);
+	memcpy(rel + 5, u->addr + at + 1, dn);
+	rel[5 + dn] = '/';
+	memcpy(rel + 6 + dn, u->addr, ll);
+	rel[6 + dn + ll] = 0;
+	if (tern_path(u->dir, sizeof u->dir, rel) < 0) { errno = ENAMETOOLONG; return -1; }
+	return 1;
+}
+
+int users_findalias(const char *addr, size_t n, stralloc *targets)
+{
+	int r = find('A', addr, n);
+	if (r <= 0) return r;
+	size_t dl = cdb_datalen(&db);
+	if (dl == 0 || dl > DATAMAX) { errno = EINVAL; return -1; }
+	size_t old = targets->len;
+	if (!stralloc_readyplus(targets, dl)) { errno = ENOMEM; return -1; }
+	errno = 0;
+	if (cdb_read(&db, (unsigned char *)targets->s + old, dl, cdb_datapos(&db)) < 0) {
+		if (!errno) errno = EIO;
+		return -1;
+	}
+	/* Each target NUL-terminated, none empty. */
+	const char *t = targets->s + old;
+	if (t[dl - 1] != 0 || t[0] == 0) { errno = EINVAL; return -1; }
+	for (size_t i = 1; i < dl; i++)
+		if (t[i] == 0 && t[i - 1] == 0) { errno = EINVAL; return -1; }
+	targets->len = old + dl;
+	return 1;
+}
+
+void users_close(void)
+{
+	if (dbfd >= 0) {
+		cdb_free(&db);
+		close(dbfd);
+		dbfd = -1;
+	}
+	stralloc_free(&locals);
+	localsread = 0;
+}

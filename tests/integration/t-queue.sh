@@ -1,0 +1,73 @@
+#!/bin/sh
+# tern-queue: the qmail-queue protocol, exit codes, atomic publication, limits.
+. "$(dirname "$0")/lib.sh"
+t_home
+QI="python3 $T_TOP/tests/integration/qinject.py"
+mess=$TERN_HOME/queue/mess
+nmess() { ls "$mess" | wc -l; }
+
+printf 'Subject: one\n\nhello\n' | $QI a@example.test demo@example.test b@example.test
+is "valid message: exit 0" $? 0
+is "one file published" "$(nmess)" 1
+f=$(ls "$mess"/* | head -n 1)
+qid=$(basename "$f")
+check "header line TQ1" grep -q '^TQ1 128 ' "$f"
+check "Received line names the uid and the id" grep -q "^Received: (tern-queue $qid invoked by uid $(id -u));" "$f"
+check "message bytes kept" grep -q '^hello$' "$f"
+is "nothing left in tmp" "$(ls "$TERN_HOME/queue/tmp" | wc -l)" 0
+
+printf 'x\n' | $QI a@b
+is "no recipients: 91" $? 91
+printf 'x\n' | $QI --raw-envelope 46614062005463 ; is "truncated envelope: 91" $? 91
+printf 'x\n' | $QI --raw-envelope 5461406200546340640000 ; is "no F record: 91" $? 91
+printf 'x\n' | $QI --raw-envelope "" ; is "empty envelope: 54" $? 54
+long=$(python3 -c 'print("x"*1100 + "@example.test")')
+printf 'x\n' | $QI a@b "$long"; is "address over 1000 bytes: 11" $? 11
+printf 'x\n' | $QI a@b "$(printf 'bad\001x@y')"; is "control byte in address: 91" $? 91
+is "refusals publish nothing" "$(nmess)" 1
+
+echo 1000 > "$TERN_HOME/control/databytes"
+python3 -c 'print("y"*2000)' | $QI a@b c@d
+is "over databytes: 31" $? 31
+rm "$TERN_HOME/control/databytes"
+
+# NUL bytes and a 1 MB line without a newline are stored byte for byte.
+python3 -c 'import sys; sys.stdout.buffer.write(b"Subject: nul\n\na\0b\n" + b"z"*1048576)' >"$TERN_HOME/in.bin"
+$QI a@b demo@example.test <"$TERN_HOME/in.bin"
+is "NUL bytes and a 1 MB line: exit 0" $? 0
+newest=$(ls -t "$mess" | head -n 1)
+python3 - "$mess/$newest" "$TERN_HOME/in.bin" <<'PY'
+import sys
+q = open(sys.argv[1], "rb").read(); m = open(sys.argv[2], "rb").read()
+hdr = q[:128].split()
+off, ln = int(hdr[1]), int(hdr[2])
+body = q[off:off+ln]
+body = body[body.index(b"\n", body.index(b"\n") + 1) + 1:]   # skip the 2-line Received:
+sys.exit(0 if body == m else 1)
+PY
+is "stored message is byte-identical" $? 0
+
+# A full disk (RLIMIT_FSIZE): exit 53, nothing half-written anywhere.
+before=$(nmess)
+python3 -c 'print("w"*3000000)' | sh -c "ulimit -f 200; exec $QI a@b c@d" 2>"$TERN_HOME/err"
+is "file size limit: exit 53" $? 53
+check "says disk full" grep -q 'disk full' "$TERN_HOME/err"
+is "no message published" "$(nmess)" "$before"
+is "no tmp file left" "$(ls "$TERN_HOME/queue/tmp" | wc -l)" 0
+
+# Constant memory: a 30 MB message through tern-queue.
+python3 -c 'import sys; sys.stdout.write(("line of text " * 6 + "\n") * 380000)' >"$TERN_HOME/big"
+# Peak RSS of tern-queue itself, measured by GNU time (a forked python would count its own pages).
+printf 'Fa@b\0Tdemo@example.test\0\0' >"$TERN_HOME/bigenv"
+qrss=$( { /usr/bin/time -f '%M' -o "$TERN_HOME/rss" "$T_BIN/tern-queue" <"$TERN_HOME/big" 1<"$TERN_HOME/bigenv" && cat "$TERN_HOME/rss"; } || echo -1)
+echo "# tern-queue peak RSS for 30 MB: ${qrss} KiB"
+if [ "$qrss" -gt 0 ] && [ "$qrss" -lt 8192 ]; then ok "tern-queue memory is constant (${qrss} KiB for 30 MB)"; else fail "tern-queue peak RSS ${qrss} KiB"; fi
+
+# The trigger: a reader on the FIFO gets "N<qid>".
+( timeout 5 head -n 1 "$TERN_HOME/queue/trigger" >"$TERN_HOME/trig" ) &
+rp=$!
+sleep 0.2
+printf 'x\n' | $QI a@b c@d
+wait $rp
+check "tern-send is woken with N<qid>" grep -q '^N[0-9a-f]*$' "$TERN_HOME/trig"
+t_done
