@@ -25,7 +25,7 @@ CFLAGS_EXTRA := -DTERN_HOME_DEFAULT='"$(TERN_HOME_DEFAULT)"' -DTERN_BINDIR='"$(P
 .PHONY: all deps run test test-fast unit asan fuzz bench install install-sendmail clean crashtest
 .SECONDARY:
 
-all: $(PROGS) $(BINDIR)/sendmail $(BINDIR)/mailq
+all: $(PROGS) $(BINDIR)/sendmail $(BINDIR)/mailq $(BINDIR)/newaliases
 
 $(BUILD)/lib/%.o: src/lib/%.c $(LIBHDR) conf-cc
 	@mkdir -p $(dir $@)
@@ -43,8 +43,8 @@ $(BINDIR)/%: $(BUILD)/%.o $(BUILD)/libtern.a conf-ld
 	@mkdir -p $(dir $@)
 	$(LD_CMD) $(SANFLAGS) -o $@ $< $(BUILD)/libtern.a $(LDLIBS)
 
-# sendmail and mailq are the names programs look for; both are tern-sendmail.
-$(BINDIR)/sendmail $(BINDIR)/mailq: $(BINDIR)/tern-sendmail
+# sendmail, mailq and newaliases are the names programs look for; all are tern-sendmail.
+$(BINDIR)/sendmail $(BINDIR)/mailq $(BINDIR)/newaliases: $(BINDIR)/tern-sendmail
 	ln -sf tern-sendmail $@
 
 $(BUILD)/unit/%: tests/unit/%.c $(BUILD)/libtern.a $(LIBHDR)
@@ -90,6 +90,7 @@ install-sendmail: install
 	mkdir -p $(DESTDIR)/usr/sbin $(DESTDIR)/usr/bin
 	ln -sf $(PREFIX)/bin/tern-sendmail $(DESTDIR)/usr/sbin/sendmail
 	ln -sf $(PREFIX)/bin/tern-sendmail $(DESTDIR)/usr/bin/mailq
+	ln -sf $(PREFIX)/bin/tern-sendmail $(DESTDIR)/usr/bin/newaliases
 
 clean:
 	rm -rf build

@@ -399,7 +399,7 @@ static void msg_copy(struct msg *m, int have, unsigned long long want)
 		if (r < 0) { if (errno == EINTR) continue; finish_sys(EX_TEMP, "4.3.0", "reading the message"); }
 		if (r == 0) break;
 		if (write_all(m->fd, iobuf, (size_t)r) < 0) {
-			if (errno == ENOSPC || errno == EDQUOT) finish_sys(EX_TEMP, "4.3.1", "copying the message");
+			if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) finish_sys(EX_TEMP, "4.3.1", "copying the message");
 			finish_sys(EX_TEMP, "4.3.0", "copying the message");
 		}
 		m->size += (unsigned long long)r;
@@ -746,7 +746,7 @@ static void summary_add(struct ctx *c, const char *kind, const char *arg)
 static void fail_sys(struct outcome *o, const char *kind, const char *path, const char *step)
 {
 	int e = errno;
-	const char *status = (e == ENOSPC || e == EDQUOT) ? "4.2.2" : "4.2.0";
+	const char *status = (e == ENOSPC || e == EDQUOT || e == EFBIG) ? "4.2.2" : "4.2.0";
 	set_outcome(o, EX_TEMP, status, "%s %s: %s: %s", kind, path, step, strerror(e));
 }
 
@@ -1112,6 +1112,8 @@ int main(int argc, char **argv)
 	if (q && qid_valid(q)) qid = q;
 	if (argc != 3) finish(EX_TEMP, "4.3.5", "usage: tern-local SENDER RECIPIENT");
 	sig_ignore(SIGPIPE);
+	/* RLIMIT_FSIZE: get EFBIG and a clean 111, not death with a file left in tmp/. */
+	sig_ignore(SIGXFSZ);
 	parse_rcpt(argv[2], &ri);
 	sender = argv[1];
 	if (strlen(sender) > ADDRMAX || has_ctl(sender)) finish(EX_PERM, "5.1.7", "bad sender address");

@@ -33,7 +33,7 @@ int main(int argc, char **argv)
 	if (tern_path(dir, sizeof dir, "queue/mess") < 0) tern_die(111, "home path too long");
 	DIR *d = opendir(dir);
 	if (!d) tern_die_sys(111, "opening ", dir);
-	char **ids = 0;
+	static char **ids;	/* static: reachable until exit */
 	size_t n = 0, cap = 0;
 	struct dirent *e;
 	while ((e = readdir(d))) {
@@ -46,7 +46,7 @@ int main(int argc, char **argv)
 		if (!(ids[n++] = strdup(e->d_name))) tern_die(111, "out of memory");
 	}
 	closedir(d);
-	qsort(ids, n, sizeof *ids, cmp);
+	if (n) qsort(ids, n, sizeof *ids, cmp);
 	time_t now = time(0);
 	for (size_t k = 0; k < n; k++) {
 		struct qfile q;

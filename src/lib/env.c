@@ -44,8 +44,12 @@ int env_parse(const char *s, size_t len, const struct env_limits *lim, size_t *n
 int env_read_fd(int fd, stralloc *sa, const struct env_limits *lim, size_t *nrcpt)
 {
 	size_t start = sa->len;
-	/* Generous bound: the largest envelope the limits allow. */
-	size_t cap = (lim->maxrcpt + 1) * (lim->maxaddr + 2) + 1;
+	/* Generous bound: the largest envelope the limits allow, clamped so that huge
+	 * limits in control files can neither overflow nor allow more than 256 MB. */
+	size_t cap = ENV_MAXBYTES;
+	if (lim->maxrcpt < cap && lim->maxaddr < cap
+	    && (lim->maxrcpt + 1) <= cap / (lim->maxaddr + 2))
+		cap = (lim->maxrcpt + 1) * (lim->maxaddr + 2) + 1;
 	int prevnul = 0, any = 0;
 	for (;;) {
 		char buf[4096];

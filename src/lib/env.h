@@ -17,6 +17,8 @@ struct env_limits {
 #define ENV_READ 54
 #define ENV_FORMAT 91
 
+#define ENV_MAXBYTES (256UL * 1024 * 1024)	/* no envelope is bigger, whatever the limits */
+
 /* Checks a whole envelope in memory; returns ENV_OK or the exit code; counts recipients. */
 int env_parse(const char *s, size_t len, const struct env_limits *lim, size_t *nrcpt);
 /* Reads one envelope from fd up to and including its final '\0', appending it to sa,
