@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cdb.h>
 #include "addr.h"
 #include "control.h"
@@ -12,20 +13,41 @@
 
 static struct cdb db;
 static int dbfd = -1;
+static dev_t dbdev;
+static ino_t dbino;
 static stralloc locals;
 static int localsread;
 
-/* 1 open, 0 no cdb (an empty database), -1 error.  A missing cdb is looked for again at
- * the next lookup, so the first build is seen without users_close(). */
+static void db_close(void)
+{
+	if (dbfd < 0) return;
+	cdb_free(&db);
+	close(dbfd);
+	dbfd = -1;
+}
+
+/* 1 open, 0 no cdb (an empty database), -1 error.  tern-users replaces the cdb by
+ * rename, and a long-running reader (tern-send) is not told: so every lookup checks that
+ * the path still names the open file, and a rebuilt, new or removed cdb is seen at once. */
 static int db_open(void)
 {
-	if (dbfd >= 0) return 1;
 	char path[4096];
+	struct stat st;
 	if (tern_path(path, sizeof path, "users/users.cdb") < 0) { errno = ENAMETOOLONG; return -1; }
+	if (stat(path, &st) != 0) {
+		if (errno != ENOENT) return -1;
+		db_close();
+		return 0;
+	}
+	if (dbfd >= 0 && st.st_dev == dbdev && st.st_ino == dbino) return 1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) != 0) { int e = errno; close(fd); errno = e; return -1; }
+	db_close();
 	cdb_init(&db, fd);
 	dbfd = fd;
+	dbdev = st.st_dev;
+	dbino = st.st_ino;
 	return 1;
 }
 
@@ -138,11 +160,7 @@ int users_findalias(const char *addr, size_t n, stralloc *targets)
 
 void users_close(void)
 {
-	if (dbfd >= 0) {
-		cdb_free(&db);
-		close(dbfd);
-		dbfd = -1;
-	}
+	db_close();
 	stralloc_free(&locals);
 	localsread = 0;
 }

@@ -18,9 +18,11 @@ struct user_rec {
 	char dir[1024];		/* the user's directory (holds .tern and Maildir/) */
 };
 
-/* Each lookup opens the cdb if needed; users_close() drops it (call after SIGHUP or a
- * rebuild to see the new file).  Lookups return 1 found, 0 not found, -1 error (errno);
- * a missing cdb is an empty database, not an error. */
+/* Each lookup opens the cdb if needed, and reopens it when users/users.cdb is no longer
+ * the open file (a rebuild renames a new one into place), so no reader needs telling.
+ * users_close() drops the cdb and the cached control/locals (call it after SIGHUP).
+ * Lookups return 1 found, 0 not found, -1 error (errno); a missing cdb is an empty
+ * database, not an error. */
 int users_isdomain(const char *domain, size_t n);
 /* 1 if the domain is local: listed in control/locals or a virtual domain. */
 int users_islocal(const char *domain, size_t n);
