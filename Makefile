@@ -39,6 +39,11 @@ $(BUILD)/libtern.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# Programs that look up system accounts (getpwnam, getpwuid, initgroups) link
+# dynamically: glibc's NSS crashes in a static binary.  The others use conf-ld as is.
+NSSPROGS := tern-local tern-sendmail tern-inject
+$(addprefix $(BINDIR)/,$(NSSPROGS)): LD_CMD := $(subst -static,,$(LD_CMD))
+
 $(BINDIR)/%: $(BUILD)/%.o $(BUILD)/libtern.a conf-ld
 	@mkdir -p $(dir $@)
 	$(LD_CMD) $(SANFLAGS) -o $@ $< $(BUILD)/libtern.a $(LDLIBS)
@@ -71,6 +76,7 @@ test-fast: all unit
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=$(BUILD)/asan BINDIR=$(BUILD)/asan/bin \
+	  LD_CMD="$(subst -static,,$(LD_CMD))" \
 	  SANFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
 	  all unit
 

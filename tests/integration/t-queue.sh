@@ -21,6 +21,9 @@ is "no recipients: 91" $? 91
 printf 'x\n' | $QI --raw-envelope 46614062005463 ; is "truncated envelope: 91" $? 91
 printf 'x\n' | $QI --raw-envelope 5461406200546340640000 ; is "no F record: 91" $? 91
 printf 'x\n' | $QI --raw-envelope "" ; is "empty envelope: 54" $? 54
+printf 'Fa@b\0Tc@d\0\0' >"$TERN_HOME/env1"
+"$T_BIN/tern-queue" <"$TERN_HOME" 1<"$TERN_HOME/env1" 2>"$TERN_HOME/err"; is "unreadable message (a directory on fd 0): 54" $? 54
+check "unreadable message: one line on stderr" test "$(wc -l <"$TERN_HOME/err")" -eq 1
 long=$(python3 -c 'print("x"*1100 + "@example.test")')
 printf 'x\n' | $QI a@b "$long"; is "address over 1000 bytes: 11" $? 11
 printf 'x\n' | $QI a@b "$(printf 'bad\001x@y')"; is "control byte in address: 91" $? 91
