@@ -22,6 +22,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <stralloc.h>
+#include "fdio.h"
 #include "addr.h"
 #include "control.h"
 #include "die.h"
@@ -374,17 +375,6 @@ static int tmpfile_open(void)
 	return fd;
 }
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) { if (errno == EINTR) continue; return -1; }
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static void msg_copy(struct msg *m, int have, unsigned long long want)
 {
 	m->fd = tmpfile_open();
@@ -398,7 +388,7 @@ static void msg_copy(struct msg *m, int have, unsigned long long want)
 		ssize_t r = read(0, iobuf, n);
 		if (r < 0) { if (errno == EINTR) continue; finish_sys(EX_TEMP, "4.3.0", "reading the message"); }
 		if (r == 0) break;
-		if (write_all(m->fd, iobuf, (size_t)r) < 0) {
+		if (fd_write_all(m->fd, iobuf, (size_t)r) < 0) {
 			if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG) finish_sys(EX_TEMP, "4.3.1", "copying the message");
 			finish_sys(EX_TEMP, "4.3.0", "copying the message");
 		}

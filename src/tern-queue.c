@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include "fdio.h"
 #include "control.h"
 #include "date822.h"
 #include "die.h"
@@ -60,26 +61,17 @@ static void on_alarm(int sig)
 
 static void write_all(int fd, const char *b, size_t n)
 {
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0) {
-			if (errno == EINTR) continue;
-			if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)
-				fail_sys(EX_WRITE, "writing the queue file (disk full or file too big)");
-			fail_sys(EX_WRITE, "writing the queue file");
-		}
-		b += w; n -= (size_t)w;
-	}
+	if (fd_write_all(fd, b, n) == 0) return;
+	if (errno == ENOSPC || errno == EDQUOT || errno == EFBIG)
+		fail_sys(EX_WRITE, "writing the queue file (disk full or file too big)");
+	fail_sys(EX_WRITE, "writing the queue file");
 }
 
 static void fsync_dir(const char *rel)
 {
 	char path[4096];
 	if (tern_path(path, sizeof path, rel) < 0) fail(EX_HOME, "home path too long");
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) fail_sys(EX_MESSDIR, "opening queue/mess");
-	if (fsync(fd) != 0) fail_sys(EX_WRITE, "fsync of queue/mess");
-	close(fd);
+	if (fd_sync_dir(path) != 0) fail_sys(EX_WRITE, "fsync of queue/mess");
 }
 
 /* Wake tern-send; a missing reader is fine, it scans the queue when it starts. */

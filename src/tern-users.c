@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include "fdio.h"
 #include "addr.h"
 #include "control.h"
 #include "die.h"
@@ -177,10 +178,7 @@ static void done_file(int fd, const char *tmp)
 
 static void syncdir(const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) tern_die_sys(EX_IOERR, "opening ", dir);
-	if (fsync(fd) != 0 && errno != EINVAL) tern_die_sys(EX_IOERR, "fsync ", dir);
-	close(fd);
+	if (fd_sync_dir(dir) != 0 && errno != EINVAL) tern_die_sys(EX_IOERR, "fsync ", dir);
 }
 
 /* Writes the source (when src) and the cdb to temporary files, syncs them, renames them

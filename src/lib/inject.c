@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/auxv.h>
 #include <fmt.h>
+#include "fdio.h"
 #include "addr.h"
 #include "date822.h"
 #include "die.h"
@@ -549,14 +550,7 @@ struct qrun { pid_t pid; int m, e; const char *path; };
 
 static int fd_writer(void *ctx, const char *s, size_t n)
 {
-	int fd = *(int *)ctx;
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) { if (errno == EINTR) continue; return -1; }
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
+	return fd_write_all(*(int *)ctx, s, n);
 }
 
 static void die_engine(struct inject *ij, int r)

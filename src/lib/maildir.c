@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include "fdio.h"
 #include "maildir.h"
 
 #define PATHMAX 4096
@@ -61,14 +62,6 @@ static int join(char *out, const char *dir, const char *sub, const char *name)
 	return fitted(r, PATHMAX) < 0 ? -1 : 0;
 }
 
-static int fsync_dir(const char *path)
-{
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) return -1;
-	if (fsync(fd) != 0) { int e = errno; close(fd); errno = e; return -1; }
-	return close(fd);
-}
-
 int maildir_make(const char *dir)
 {
 	static const char *const sub[3] = { "tmp", "new", "cur" };
@@ -82,18 +75,7 @@ int maildir_make(const char *dir)
 		else if (errno != EEXIST) return -1;
 	}
 	/* New directories must survive a crash as much as the file that goes into them. */
-	if (made && fsync_dir(dir) != 0) return -1;
-	return 0;
-}
-
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) { if (errno == EINTR) continue; return -1; }
-		s += w;
-		n -= (size_t)w;
-	}
+	if (made && fd_sync_dir(dir) != 0) return -1;
 	return 0;
 }
 
@@ -125,12 +107,12 @@ static char buf[65536];
 static int fill(int fd, const char *prefix, size_t plen, const struct msgsrc *src, const char **step)
 {
 	*step = "writing to tmp/";
-	if (write_all(fd, prefix, plen) < 0) return -1;
+	if (fd_write_all(fd, prefix, plen) < 0) return -1;
 	for (;;) {
 		ssize_t r = src->read(src->ctx, buf, sizeof buf);
 		if (r < 0) { *step = "reading the message"; return -1; }
 		if (r == 0) break;
-		if (write_all(fd, buf, (size_t)r) < 0) return -1;
+		if (fd_write_all(fd, buf, (size_t)r) < 0) return -1;
 	}
 	*step = "fsync tmp/";
 	return fsync(fd);
@@ -203,7 +185,7 @@ int maildir_deliver(const char *dir, const char *tagname, const char *host,
 	}
 	/* For MD_DUP too: the first attempt may have crashed before its directory sync. */
 	*step = "fsync new/";
-	if (join(path, dir, "new", 0) < 0 || fsync_dir(path) != 0) {
+	if (join(path, dir, "new", 0) < 0 || fd_sync_dir(path) != 0) {
 		/* Not durable.  Without a tag, take the file back so that the retry does not
 		 * leave two copies; with one, the retry finds it and syncs again. */
 		int e = errno;

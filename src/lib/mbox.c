@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include "fdio.h"
 #include "mbox.h"
 
 static const char from[5] = { 'F', 'r', 'o', 'm', ' ' };
@@ -111,20 +112,9 @@ struct out {
 	char buf[65536];
 };
 
-static int write_all(int fd, const char *s, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, s, n);
-		if (w < 0) { if (errno == EINTR) continue; return -1; }
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int out_flush(struct out *o)
 {
-	int r = write_all(o->fd, o->buf, o->n);
+	int r = fd_write_all(o->fd, o->buf, o->n);
 	o->n = 0;
 	return r;
 }
@@ -133,7 +123,7 @@ static int out_write(void *ctx, const char *s, size_t n)
 {
 	struct out *o = ctx;
 	if (o->n + n > sizeof o->buf && out_flush(o) < 0) return -1;
-	if (n >= sizeof o->buf) return write_all(o->fd, s, n);
+	if (n >= sizeof o->buf) return fd_write_all(o->fd, s, n);
 	memcpy(o->buf + o->n, s, n);
 	o->n += n;
 	return 0;

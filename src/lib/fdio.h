@@ -1,0 +1,11 @@
+/* fdio: the two file descriptor chores every writer of mail needs. */
+#ifndef TERN_FDIO_H
+#define TERN_FDIO_H
+#include <stddef.h>
+
+/* Writes all n bytes, retrying after EINTR and short writes.  0, or -1 with errno. */
+int fd_write_all(int fd, const char *s, size_t n);
+/* fsync(2) of a directory, so that a new or removed entry in it is durable.  0 or -1. */
+int fd_sync_dir(const char *path);
+
+#endif
