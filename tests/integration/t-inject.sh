@@ -3,45 +3,8 @@
 # sender and name sources, limits, and one message through the real tern-queue.
 . "$(dirname "$0")/lib.sh"
 t_home
-H=$TERN_HOME
-echo example.test >"$H/control/me"
+. "$(dirname "$0")/fakeq.sh"
 TI=$T_BIN/tern-inject
-
-cat >"$H/fakeq" <<'EOF'
-#!/bin/sh
-cat >"$TERN_HOME/got.msg" || exit 54
-cat <&1 >"$TERN_HOME/got.env" || exit 54
-exit "$(cat "$TERN_HOME/qexit" 2>/dev/null || echo 0)"
-EOF
-chmod +x "$H/fakeq"
-cat >"$H/norm.py" <<'EOF'
-import re, sys
-m = sys.stdin.buffer.read()
-end = m.find(b"\n\n")
-head, rest = (m, b"") if end < 0 else (m[:end + 1], m[end + 1:])
-head = re.sub(rb"(?m)^((?:Resent-)?Date): [A-Z][a-z][a-z], [0-9]{1,2} [A-Z][a-z][a-z] [0-9]{4} [0-9]{2}:[0-9]{2}:[0-9]{2} [+-][0-9]{4}$", rb"\1: DATE", head)
-head = re.sub(rb"(?m)^((?:Resent-)?Message-ID): <[0-9]+\.[0-9]+\.[0-9a-f]{16}@example\.test>$", rb"\1: MSGID", head)
-sys.stdout.buffer.write(head + rest)
-EOF
-export TERN_QUEUE="$H/fakeq" TZ=UTC USER=joe NAME='Joe User'
-unset MAILUSER LOGNAME MAILNAME
-
-reset() { rm -f "$H/got.msg" "$H/got.env" "$H/qexit" "$H/err"; }
-msg_is() {
-	printf "$2" >"$H/want"
-	python3 "$H/norm.py" <"$H/got.msg" >"$H/got.norm" 2>/dev/null
-	if cmp -s "$H/got.norm" "$H/want"; then ok "$1"; else
-		fail "$1"; diff "$H/want" "$H/got.norm" | sed 's/^/# /' | head -n 20
-	fi
-}
-env_is() {
-	printf "$2" >"$H/want.env"
-	if cmp -s "$H/got.env" "$H/want.env"; then ok "$1"; else
-		fail "$1 (got $(od -c "$H/got.env" | head -n 3 | tr '\n' ' '))"
-	fi
-}
-DM='Date: DATE\nMessage-ID: MSGID\n'
-FROM='From: Joe User <joe@example.test>\n'
 
 # --- fields added, recipients from the arguments ---
 reset
