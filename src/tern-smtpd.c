@@ -1,0 +1,701 @@
+/* tern-smtpd: an ESMTP receiver (RFC 5321) on fd 0/1 under tcpserver, inetd or systemd,
+ * or a local session on a pipe.  Each accepted message is streamed to tern-queue (or the
+ * program in $TERN_QUEUE).  The contract is doc/tern-smtpd.8. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <stralloc.h>
+#include "addr.h"
+#include "control.h"
+#include "date822.h"
+#include "die.h"
+#include "env.h"
+#include "fdio.h"
+#include "home.h"
+#include "qlog.h"
+#include "smtp.h"
+#include "spawn.h"
+#include "users.h"
+
+#define MAXBAD 10		/* bad commands before 421 */
+
+static struct smtp_io io;
+
+/* ---- configuration and the client ---- */
+
+static char me[256], greeting[512], delim[16];
+static unsigned long databytes, maxrcpt, timeout, greetdelay, barelf_ok;
+static stralloc rcpthosts;
+static char remoteip[64] = "unknown", remotehost[256] = "unknown", sid[40];
+static int relayclient, localsession;
+
+/* ---- the session ---- */
+
+static char helo[256];
+static int esmtp, badcmds;
+static struct {
+	int active;		/* MAIL given */
+	int utf8;		/* SMTPUTF8 */
+	int bdat;		/* BDAT used: DATA is out of sequence */
+	int bdatfail;		/* a chunk failed: the rest are read and refused */
+	size_t nrcpt;
+	stralloc env;		/* envelope being built */
+	char from[SMTP_PATHMAX + 1];
+	char firstrcpt[SMTP_PATHMAX + 1];
+	unsigned long msgs;	/* messages in this session (for the id) */
+} tx;
+
+static void out(const char *s) { smtp_puts(&io, s); smtp_puts(&io, "\r\n"); }
+
+static void logev(const char *event, const char *k1, const char *v1, const char *k2, const char *v2)
+{
+	struct qlog l;
+	qlog_start(&l);
+	qlog_kv(&l, "sid", sid);
+	qlog_kv(&l, "event", event);
+	if (k1) qlog_kv(&l, k1, v1);
+	if (k2) qlog_kv(&l, k2, v2);
+	qlog_emit(&l);
+}
+
+static void __attribute__((noreturn)) quit(const char *reply, const char *why)
+{
+	if (reply) out(reply);
+	smtp_flush(&io);
+	logev("end", "why", why, 0, 0);
+	_exit(0);
+}
+
+/* A reply to a bad command; the tenth closes the session. */
+static void bad(const char *reply)
+{
+	out(reply);
+	if (++badcmds >= MAXBAD) quit("421 4.7.0 too many bad commands, closing", "too many bad commands");
+}
+
+static void readconf(void)
+{
+	if (control_readline(me, sizeof me, "me", 0) < 0 || control_readline(delim, sizeof delim, "delimiter", "+") < 0)
+		tern_die_sys(111, "reading control/me");
+	if (!*me) snprintf(me, sizeof me, "%s", tern_me());
+	char g[256];
+	if (control_readline(g, sizeof g, "smtpgreeting", me) < 0) tern_die_sys(111, "reading control/smtpgreeting");
+	snprintf(greeting, sizeof greeting, "220 %s ESMTP tern", g);
+	if (control_readulong(&databytes, "databytes", 52428800) < 0 ||
+	    control_readulong(&maxrcpt, "smtpmaxrcpt", 100) < 0 ||
+	    control_readulong(&timeout, "timeoutsmtpd", 300) < 0 ||
+	    control_readulong(&greetdelay, "smtpgreetdelay", 0) < 0 ||
+	    control_readulong(&barelf_ok, "smtpbarelf", 0) < 0 ||
+	    control_readlines(&rcpthosts, "rcpthosts") < 0)
+		tern_die_sys(111, "reading control files");
+	if (timeout == 0) timeout = 1;
+	if (maxrcpt == 0) maxrcpt = 1;
+}
+
+/* Printable ASCII only: what a client says goes into a header and the log. */
+static void clean(char *dst, size_t n, const char *s)
+{
+	size_t k = 0;
+	for (; *s && k + 1 < n; s++) {
+		unsigned char c = (unsigned char)*s;
+		dst[k++] = c > 32 && c < 127 && c != '(' && c != ')' && c != '\\' ? (char)c : '?';
+	}
+	dst[k] = 0;
+}
+
+static void peer(void)
+{
+	const char *ip = getenv("TCPREMOTEIP"), *host = getenv("TCPREMOTEHOST");
+	if (ip && *ip) {
+		clean(remoteip, sizeof remoteip, ip);
+		if (host && *host) clean(remotehost, sizeof remotehost, host);
+	} else {
+		/* inetd or systemd Accept=yes: ask the socket.  Not a socket: a local session. */
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof ss;
+		if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET)
+			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, remoteip, sizeof remoteip);
+		else if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET6)
+			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, remoteip, sizeof remoteip);
+		else {
+			localsession = 1;
+			snprintf(remoteip, sizeof remoteip, "local");
+			snprintf(remotehost, sizeof remotehost, "localhost");
+		}
+	}
+	relayclient = localsession || getenv("RELAYCLIENT") != 0;
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	snprintf(sid, sizeof sid, "%llx.%lx.%lx", (unsigned long long)ts.tv_sec,
+		 (unsigned long)(ts.tv_nsec / 1000), (unsigned long)getpid());
+}
+
+/* ---- recipients ---- */
+
+static int is_role(const char *local, size_t n)
+{
+	return (n == 10 && !strncasecmp(local, "postmaster", 10)) || (n == 5 && !strncasecmp(local, "abuse", 5)) ||
+	       (n == 13 && !strncasecmp(local, "mailer-daemon", 13));
+}
+
+static int known(const char *a, size_t n)
+{
+	struct user_rec u;
+	stralloc t = {0};
+	int r = users_findalias(a, n, &t);
+	stralloc_free(&t);
+	if (r != 0) return r;
+	return users_finduser(a, n, &u);
+}
+
+/* A system account, as tern-local would find it (control/systemaccounts). */
+static int sysaccount(const char *local, size_t n, const char *domain)
+{
+	unsigned long on;
+	if (control_readulong(&on, "systemaccounts", geteuid() == 0) < 0) return -1;
+	if (!on || n == 0 || n > 64) return 0;
+	stralloc locals = {0};
+	if (control_readlines(&locals, "locals") < 0) return -1;
+	int inlocals = control_inlist(&locals, domain, strlen(domain));
+	stralloc_free(&locals);
+	if (!inlocals) return 0;
+	char name[65];
+	memcpy(name, local, n);
+	name[n] = 0;
+	if (!addr_pathsafe(name, n)) return 0;
+	struct passwd *pw = getpwnam(name);
+	return pw && pw->pw_uid != 0;
+}
+
+/* 1 if tern-local would accept a (lowercased, local domain), 0 if not, -1 on error. */
+static int local_exists(char *a, size_t n)
+{
+	size_t at = addr_at(a, n);
+	const char *domain = a + at + 1;
+	int r = known(a, n);
+	if (r) return r;
+	char b[SMTP_PATHMAX + 2];
+	char *d = *delim ? memmem(a, at, delim, strlen(delim)) : 0;
+	size_t baselen = d ? (size_t)(d - a) : at;
+	if (d) {
+		int k = snprintf(b, sizeof b, "%.*s@%s", (int)baselen, a, domain);
+		if ((r = known(b, (size_t)k))) return r;
+	}
+	int k = snprintf(b, sizeof b, "@%s", domain);
+	stralloc t = {0};
+	r = users_findalias(b, (size_t)k, &t);
+	stralloc_free(&t);
+	if (r) return r;
+	if (is_role(a, at)) return 1;
+	if ((r = sysaccount(a, at, domain))) return r;
+	return d ? sysaccount(a, baselen, domain) : 0;
+}
+
+/* The reply for RCPT TO:<a>, or 0 to accept. */
+static const char *rcpt_policy(struct smtp_path *p)
+{
+	char a[SMTP_PATHMAX + 1];
+	memcpy(a, p->addr, p->len + 1);
+	addr_lower(a, p->len);
+	const char *domain = a + p->at + 1;
+	size_t dlen = p->len - p->at - 1;
+	int r = users_islocal(domain, dlen);
+	if (r < 0) return "451 4.3.0 users database unreadable, try again later";
+	if (r == 1) {
+		r = local_exists(a, p->len);
+		if (r < 0) return "451 4.3.0 users database unreadable, try again later";
+		return r ? 0 : "550 5.1.1 no such user here";
+	}
+	if (relayclient || control_inlist(&rcpthosts, domain, dlen)) return 0;
+	return "554 5.7.1 relaying denied";
+}
+
+/* ---- commands ---- */
+
+static void tx_reset(void)
+{
+	tx.active = tx.utf8 = tx.bdat = tx.bdatfail = 0;
+	tx.nrcpt = 0;
+	tx.env.len = 0;
+	tx.from[0] = tx.firstrcpt[0] = 0;
+}
+
+static void ehlo_reply(void)
+{
+	char line[600];
+	snprintf(line, sizeof line, "250-%s hello %s [%s]", me, helo, remoteip);
+	out(line);
+	snprintf(line, sizeof line, "250-SIZE %lu", databytes);
+	out(line);
+	out("250-PIPELINING");
+	out("250-8BITMIME");
+	out("250-ENHANCEDSTATUSCODES");
+	out("250-SMTPUTF8");
+	out("250-CHUNKING");
+	out("250 DSN");
+}
+
+static void cmd_helo(char *arg, int extended)
+{
+	while (*arg == ' ') arg++;
+	if (!*arg) { bad("501 5.5.4 syntax: HELO/EHLO needs a domain or address literal"); return; }
+	char *sp = strchr(arg, ' ');
+	if (sp) *sp = 0;
+	clean(helo, sizeof helo, arg);
+	esmtp = extended;
+	tx_reset();
+	if (extended) ehlo_reply();
+	else { char l[300]; snprintf(l, sizeof l, "250 %s", me); out(l); }
+}
+
+/* Skips "FROM:" / "TO:" and spaces; 0 if the keyword is missing. */
+static char *after(char *arg, const char *kw)
+{
+	size_t k = strlen(kw);
+	if (strncasecmp(arg, kw, k) != 0) return 0;
+	arg += k;
+	while (*arg == ' ') arg++;
+	return arg;
+}
+
+static int eightbit(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) if ((unsigned char)s[i] >= 0x80) return 1;
+	return 0;
+}
+
+static void cmd_mail(char *arg, size_t len)
+{
+	if (!*helo) { bad("503 5.5.1 say EHLO or HELO first"); return; }
+	if (tx.active) { bad("503 5.5.1 nested MAIL command"); return; }
+	char *a = after(arg, "FROM:"), *end = arg + len, *rest;
+	struct smtp_path p;
+	const char *why, *cr;
+	if (!a) { bad("501 5.5.4 syntax: MAIL FROM:<address>"); return; }
+	if (smtp_parse_path(a, (size_t)(end - a), 0, &p, &cr, &why) != 0) {
+		char r[200]; snprintf(r, sizeof r, "501 %s", why); bad(r); return;
+	}
+	rest = a + (cr - a);
+	int utf8 = 0;
+	char *name, *val;
+	size_t nl, vl;
+	int k;
+	if (rest < end && *rest != ' ') { bad("501 5.5.4 syntax: junk after the address"); return; }
+	while ((k = smtp_next_param(&rest, end, &name, &nl, &val, &vl)) == 1) {
+		if (!esmtp) { bad("555 5.5.4 parameters need EHLO"); return; }
+		if (nl == 4 && !memcmp(name, "SIZE", 4)) {
+			unsigned long sz;
+			char num[24];
+			if (vl == 0 || vl >= sizeof num) { bad("501 5.5.4 syntax: SIZE=number"); return; }
+			memcpy(num, val, vl); num[vl] = 0;
+			if (tern_scan_ulong(num, &sz) != 0) { bad("501 5.5.4 syntax: SIZE=number"); return; }
+			if (sz > databytes) { out("552 5.3.4 message size exceeds the fixed limit"); return; }
+		} else if (nl == 4 && !memcmp(name, "BODY", 4)) {
+			if (!((vl == 4 && !strncasecmp(val, "7BIT", 4)) || (vl == 8 && !strncasecmp(val, "8BITMIME", 8)))) {
+				bad("555 5.5.4 BODY must be 7BIT or 8BITMIME"); return;
+			}
+		} else if (nl == 8 && !memcmp(name, "SMTPUTF8", 8)) {
+			if (vl) { bad("555 5.5.4 SMTPUTF8 takes no value"); return; }
+			utf8 = 1;
+		} else if (nl == 3 && !memcmp(name, "RET", 3)) {
+			if (!((vl == 4 && !strncasecmp(val, "FULL", 4)) || (vl == 4 && !strncasecmp(val, "HDRS", 4)))) {
+				bad("501 5.5.4 RET must be FULL or HDRS"); return;
+			}
+		} else if (nl == 5 && !memcmp(name, "ENVID", 5)) {
+			if (vl > 100 || !smtp_xtext_ok(val, vl)) { bad("501 5.5.4 ENVID must be xtext of at most 100 bytes"); return; }
+		} else { bad("555 5.5.4 unsupported MAIL parameter"); return; }
+	}
+	if (k < 0) { bad("501 5.5.4 syntax: bad parameter"); return; }
+	if (p.eightbit && !utf8) { bad("553 5.6.7 non-ASCII address needs SMTPUTF8"); return; }
+	if (eightbit(arg, len) && !utf8) { bad("501 5.5.4 8-bit bytes in a command need SMTPUTF8"); return; }
+	tx_reset();
+	tx.active = 1;
+	tx.utf8 = utf8;
+	memcpy(tx.from, p.addr, p.len + 1);
+	if (!env_start(&tx.env, p.addr)) quit("421 4.3.0 out of memory", "out of memory");
+	logev("mail", "from", p.addr, 0, 0);
+	out("250 2.1.0 sender ok");
+}
+
+static void cmd_rcpt(char *arg, size_t len)
+{
+	if (!tx.active) { bad("503 5.5.1 MAIL first"); return; }
+	char *a = after(arg, "TO:"), *end = arg + len, *rest;
+	struct smtp_path p;
+	const char *why, *cr;
+	if (!a) { bad("501 5.5.4 syntax: RCPT TO:<address>"); return; }
+	if (smtp_parse_path(a, (size_t)(end - a), 1, &p, &cr, &why) != 0) {
+		char r[200]; snprintf(r, sizeof r, "501 %s", why); bad(r); return;
+	}
+	if (p.len == 0) { bad("501 5.1.3 syntax: empty recipient"); return; }
+	rest = a + (cr - a);
+	if (rest < end && *rest != ' ') { bad("501 5.5.4 syntax: junk after the address"); return; }
+	char *name, *val;
+	size_t nl, vl;
+	int k;
+	while ((k = smtp_next_param(&rest, end, &name, &nl, &val, &vl)) == 1) {
+		if (!esmtp) { bad("555 5.5.4 parameters need EHLO"); return; }
+		if (nl == 6 && !memcmp(name, "NOTIFY", 6)) {
+			char v[64];
+			if (vl == 0 || vl >= sizeof v) { bad("501 5.5.4 syntax: NOTIFY"); return; }
+			memcpy(v, val, vl); v[vl] = 0;
+			int never = 0, other = 0;
+			for (char *t = strtok(v, ","); t; t = strtok(0, ",")) {
+				if (!strcasecmp(t, "NEVER")) never++;
+				else if (!strcasecmp(t, "SUCCESS") || !strcasecmp(t, "FAILURE") || !strcasecmp(t, "DELAY")) other++;
+				else { never = 2; break; }
+			}
+			if (never > 1 || (never && other) || (!never && !other)) { bad("501 5.5.4 syntax: NOTIFY"); return; }
+		} else if (nl == 5 && !memcmp(name, "ORCPT", 5)) {
+			char *semi = memchr(val, ';', vl);
+			if (!semi || semi == val || !smtp_xtext_ok(semi + 1, vl - (size_t)(semi + 1 - val)) || vl > 500) {
+				bad("501 5.5.4 syntax: ORCPT=addr-type;xtext"); return;
+			}
+		} else { bad("555 5.5.4 unsupported RCPT parameter"); return; }
+	}
+	if (k < 0) { bad("501 5.5.4 syntax: bad parameter"); return; }
+	if (p.eightbit && !tx.utf8) { bad("553 5.6.7 non-ASCII address needs SMTPUTF8"); return; }
+	if (eightbit(arg, len) && !tx.utf8) { bad("501 5.5.4 8-bit bytes in a command need SMTPUTF8"); return; }
+	if (p.at == p.len) {
+		/* <postmaster> without a domain (RFC 5321 4.5.1): ours. */
+		if (!is_role(p.addr, p.len) || strcasecmp(p.addr, "postmaster") != 0) {
+			bad("501 5.1.3 syntax: the address needs a domain"); return;
+		}
+		int n = snprintf(p.addr, sizeof p.addr, "postmaster@%s", me);
+		if (n < 0 || (size_t)n >= sizeof p.addr) { out("451 4.3.5 control/me too long"); return; }
+		p.len = (size_t)n;
+		p.at = 10;
+		addr_lower(p.addr + 11, p.len - 11);
+	}
+	if (tx.nrcpt >= maxrcpt) { out("452 4.5.3 too many recipients"); return; }
+	const char *refuse = rcpt_policy(&p);
+	if (refuse) {
+		logev("rcpt", "to", p.addr, "refused", refuse);
+		if (*refuse == '5') bad(refuse); else out(refuse);
+		return;
+	}
+	if (!env_add_rcpt(&tx.env, p.addr)) quit("421 4.3.0 out of memory", "out of memory");
+	if (tx.nrcpt++ == 0) memcpy(tx.firstrcpt, p.addr, p.len + 1);
+	logev("rcpt", "to", p.addr, 0, 0);
+	out("250 2.1.5 recipient ok");
+}
+
+/* ---- the message: to the queue program ---- */
+
+static struct {
+	pid_t pid;
+	int m, e;		/* message and envelope pipes' write ends, -1 when closed */
+	int werr;		/* a write failed: the queue program went away */
+	unsigned long long size;
+	int over;		/* over databytes: the rest is read and dropped */
+	size_t olen;
+	char obuf[65536];
+} q;
+
+static void q_flushbuf(void)
+{
+	if (q.olen && !q.werr && q.m >= 0 && fd_write_all(q.m, q.obuf, q.olen) != 0) q.werr = 1;
+	q.olen = 0;
+}
+
+static void q_put(const char *s, size_t n)
+{
+	q.size += n;
+	if (q.size > databytes) { q.over = 1; return; }
+	while (n) {
+		if (q.olen == sizeof q.obuf) q_flushbuf();
+		size_t k = sizeof q.obuf - q.olen;
+		if (k > n) k = n;
+		memcpy(q.obuf + q.olen, s, k);
+		q.olen += k;
+		s += k;
+		n -= k;
+	}
+}
+
+static const char *proto(void)
+{
+	if (tx.utf8) return "UTF8SMTP";
+	return esmtp ? "ESMTP" : "SMTP";
+}
+
+static int q_start(void)
+{
+	char path[4096];
+	const char *qp = getenv("TERN_QUEUE");
+	if (qp && *qp) snprintf(path, sizeof path, "%s", qp);
+	else if (tern_binpath(path, sizeof path, "tern-queue") < 0) return -1;
+	int mp[2], ep[2];
+	if (pipe2(mp, O_CLOEXEC) != 0) return -1;
+	if (pipe2(ep, O_CLOEXEC) != 0) { close(mp[0]); close(mp[1]); return -1; }
+	char *argv[] = { path, 0 };
+	int fds[3] = { mp[0], ep[0], -1 };
+	q.pid = tern_spawn(path, argv, 0, fds);
+	close(mp[0]);
+	close(ep[0]);
+	if (q.pid < 0) { close(mp[1]); close(ep[1]); return -1; }
+	q.m = mp[1];
+	q.e = ep[1];
+	q.werr = q.over = 0;
+	q.size = 0;
+	q.olen = 0;
+	tx.msgs++;
+	char date[DATE822_LEN], rdns[sizeof remotehost + sizeof remoteip + 4];
+	date822_fmt(date, time(0));
+	if (strcmp(remotehost, "unknown") == 0) snprintf(rdns, sizeof rdns, "[%s]", remoteip);
+	else snprintf(rdns, sizeof rdns, "%s [%s]", remotehost, remoteip);
+	char hdr[1400];
+	int n;
+	if (tx.nrcpt == 1)
+		n = snprintf(hdr, sizeof hdr, "Received: from %s (%s)\n\tby %s (tern-smtpd) with %s id %s.%lu\n\tfor <%s>; %s\n",
+			     helo, rdns, me, proto(), sid, tx.msgs, tx.firstrcpt, date);
+	else
+		n = snprintf(hdr, sizeof hdr, "Received: from %s (%s)\n\tby %s (tern-smtpd) with %s id %s.%lu;\n\t%s\n",
+			     helo, rdns, me, proto(), sid, tx.msgs, date);
+	if (n > 0) q_put(hdr, (size_t)n < sizeof hdr ? (size_t)n : sizeof hdr - 1);
+	return 0;
+}
+
+/* Ends the message: with the envelope when ok, else without (the queue program then
+ * stores nothing).  Returns the queue program's exit code, or -1. */
+static int q_finish(int ok)
+{
+	q_flushbuf();
+	if (q.m >= 0) { if (close(q.m) != 0) q.werr = 1; q.m = -1; }
+	if (ok && !q.werr) {
+		if (!env_finish(&tx.env)) quit("421 4.3.0 out of memory", "out of memory");
+		if (fd_write_all(q.e, tx.env.s, tx.env.len) != 0) q.werr = 1;
+	}
+	if (q.e >= 0) { close(q.e); q.e = -1; }
+	int st = tern_wait(q.pid);
+	q.pid = 0;
+	return st;
+}
+
+/* qmail-queue exit codes as replies. */
+static const char *q_reply(int st)
+{
+	switch (st) {
+	case 0: return 0;
+	case 11: return "554 5.1.3 address too long";
+	case 31: return "554 5.3.0 message refused";
+	case 51: return "451 4.3.0 out of memory in the queue";
+	case 52: return "451 4.3.0 queue timeout";
+	case 53: return "452 4.3.1 insufficient system storage";
+	case 54: return "451 4.3.0 the queue could not read the message";
+	case 55: return "451 4.3.5 the queue could not read its configuration";
+	case 71: return "451 4.3.0 message temporarily refused";
+	case 91: return "554 5.6.0 envelope format error";
+	}
+	if (st > 0 && st < 40) return "554 5.3.0 message refused permanently";
+	return "451 4.3.0 queue problem, try again later";
+}
+
+static void accepted(int st)
+{
+	const char *r = q_reply(st);
+	char size[32];
+	snprintf(size, sizeof size, "%llu", q.size);
+	if (r) { logev("refused", "reply", r, "size", size); out(r); }
+	else {
+		char l[200];
+		snprintf(l, sizeof l, "250 2.0.0 ok: queued as %s.%lu", sid, tx.msgs);
+		logev("accepted", "size", size, "from", tx.from);
+		out(l);
+	}
+}
+
+static void __attribute__((noreturn)) lost(int r)
+{
+	if (q.pid > 0) q_finish(0);
+	if (r == SMTP_TIMEOUT) quit("421 4.4.2 timeout, closing", "timeout in message");
+	quit(0, "connection lost in message");
+}
+
+/* DATA: dot-unstuffing; only CRLF.CRLF ends it; bare CR or LF ends the session (smuggling)
+ * unless control/smtpbarelf allows them, and then they are data, never a line start. */
+static void cmd_data(void)
+{
+	if (!tx.active) { bad("503 5.5.1 MAIL first"); return; }
+	if (tx.bdat) { bad("503 5.5.1 DATA after BDAT"); return; }
+	if (!tx.nrcpt) { bad("554 5.5.1 no valid recipients"); return; }
+	if (q_start() != 0) { out("451 4.3.0 cannot run the queue program"); return; }
+	out("354 go ahead, end with <CRLF>.<CRLF>");
+	enum { BOL, DOT, DOTCR, MID, CR } s = BOL;
+	int badnl = 0;
+	for (;;) {
+		int r = smtp_fill(&io);
+		if (r != SMTP_OK) lost(r);
+		char *b = io.ibuf + io.pos, *e = io.ibuf + io.len, *p = b;
+		for (; p < e; p++) {
+			char c = *p;
+			switch (s) {
+			case MID:
+				if (c == '\r') s = CR;
+				else if (c == '\n') { badnl = 1; q_put("\n", 1); }
+				else {
+					/* The common case: copy up to the next CR or LF at once. */
+					char *stop = p;
+					while (stop < e && *stop != '\r' && *stop != '\n') stop++;
+					q_put(p, (size_t)(stop - p));
+					p = stop - 1;
+				}
+				break;
+			case BOL:
+				if (c == '.') s = DOT;
+				else if (c == '\r') s = CR;
+				else if (c == '\n') { badnl = 1; q_put("\n", 1); s = MID; }
+				else { q_put(&c, 1); s = MID; }
+				break;
+			case DOT:
+				if (c == '\r') s = DOTCR;
+				else if (c == '\n') { badnl = 1; q_put("\n", 1); s = MID; }
+				else { q_put(&c, 1); s = MID; }
+				break;
+			case DOTCR:
+				if (c == '\n') { io.pos = (size_t)(p + 1 - io.ibuf); goto end; }
+				badnl = 1;
+				q_put("\r", 1);
+				s = MID;
+				p--;
+				break;
+			case CR:
+				if (c == '\n') { q_put("\n", 1); s = BOL; }
+				else { badnl = 1; q_put("\r", 1); s = MID; p--; }
+				break;
+			}
+			if (badnl && !barelf_ok) {
+				io.pos = io.len;
+				q_finish(0);
+				logev("refused", "reply", "bare CR or LF in DATA", 0, 0);
+				quit("521 5.5.2 bare CR or LF in message refused (RFC 5321 2.3.8), closing", "bare CR or LF");
+			}
+		}
+		io.pos = io.len;
+	}
+end:
+	if (q.over) {
+		q_finish(0);
+		logev("refused", "reply", "over databytes", 0, 0);
+		out("552 5.3.4 message size exceeds the fixed limit");
+	} else accepted(q_finish(1));
+	tx_reset();
+}
+
+/* BDAT n [LAST] (RFC 3030): exactly n bytes, CRLF stored as LF. */
+static int bdat_cr;
+static void cmd_bdat(char *arg)
+{
+	while (*arg == ' ') arg++;
+	char *sp = strchr(arg, ' ');
+	int last = 0;
+	if (sp) {
+		*sp++ = 0;
+		while (*sp == ' ') sp++;
+		if (strcasecmp(sp, "LAST") != 0) { bad("501 5.5.4 syntax: BDAT size [LAST]"); return; }
+		last = 1;
+	}
+	unsigned long long n = 0;
+	if (!*arg || strlen(arg) > 19) { bad("501 5.5.4 syntax: BDAT size [LAST]"); return; }
+	for (char *d = arg; *d; d++) {
+		if (*d < '0' || *d > '9') { bad("501 5.5.4 syntax: BDAT size [LAST]"); return; }
+		n = n * 10 + (unsigned long long)(*d - '0');
+	}
+	/* The chunk is read whatever the reply will be: it is not a command. */
+	int fail = 0;
+	const char *why = 0;
+	if (!tx.active) { fail = 1; why = "503 5.5.1 MAIL first"; }
+	else if (!tx.nrcpt) { fail = 1; why = "554 5.5.1 no valid recipients"; }
+	else if (tx.bdatfail) { fail = 1; why = "554 5.5.0 an earlier chunk failed; RSET"; }
+	if (!fail && !tx.bdat) {
+		if (q_start() != 0) { fail = 1; why = "451 4.3.0 cannot run the queue program"; }
+		else { tx.bdat = 1; bdat_cr = 0; }
+	}
+	while (n) {
+		int r = smtp_fill(&io);
+		if (r != SMTP_OK) lost(r);
+		size_t k = io.len - io.pos;
+		if (k > n) k = (size_t)n;
+		if (!fail) {
+			const char *p = io.ibuf + io.pos, *e = p + k;
+			while (p < e) {
+				if (bdat_cr) { bdat_cr = 0; if (*p != '\n') q_put("\r", 1); }
+				const char *stop = p;
+				while (stop < e && *stop != '\r') stop++;
+				q_put(p, (size_t)(stop - p));
+				if (stop < e) { bdat_cr = 1; stop++; }
+				p = stop;
+			}
+		}
+		io.pos += k;
+		n -= k;
+	}
+	if (fail) {
+		if (tx.bdat) tx.bdatfail = 1;
+		bad(why);
+		return;
+	}
+	if (q.over) {
+		q_finish(0);
+		tx.bdatfail = 1;
+		out("552 5.3.4 message size exceeds the fixed limit");
+		return;
+	}
+	if (!last) { out("250 2.0.0 chunk received"); return; }
+	if (bdat_cr) q_put("\r", 1);
+	accepted(q_finish(1));
+	tx_reset();
+}
+
+/* ---- the loop ---- */
+
+int main(void)
+{
+	tern_prog = "tern-smtpd";
+	signal(SIGPIPE, SIG_IGN);
+	readconf();
+	peer();
+	smtp_init(&io, 0, 1, (unsigned)timeout);
+	logev("start", "ip", remoteip, "host", remotehost);
+	if (greetdelay && smtp_pending(&io, (int)(greetdelay > 600 ? 600000 : greetdelay * 1000)))
+		quit("554 5.5.0 talking before the greeting, closing", "early talker");
+	out(greeting);
+	char line[SMTP_LINEMAX + 1];
+	for (;;) {
+		size_t n;
+		int r = smtp_getline(&io, line, &n);
+		if (r == SMTP_EOF) quit(0, "client closed");
+		if (r == SMTP_TIMEOUT) quit("421 4.4.2 timeout, closing", "timeout");
+		if (r == SMTP_TOOLONG) { bad("500 5.5.2 line too long"); continue; }
+		if (r == SMTP_BARELF || r == SMTP_BARECR) { bad("500 5.5.2 bare CR or LF in command refused"); continue; }
+		if (memchr(line, 0, n)) { bad("500 5.5.2 NUL byte in command"); continue; }
+		char *arg = line;
+		while (*arg && *arg != ' ') arg++;
+		if (*arg) *arg++ = 0;
+		size_t alen = n - (size_t)(arg - line);
+		if (!strcasecmp(line, "EHLO")) cmd_helo(arg, 1);
+		else if (!strcasecmp(line, "HELO")) cmd_helo(arg, 0);
+		else if (!strcasecmp(line, "MAIL")) cmd_mail(arg, alen);
+		else if (!strcasecmp(line, "RCPT")) cmd_rcpt(arg, alen);
+		else if (!strcasecmp(line, "DATA")) { if (*arg) bad("501 5.5.4 syntax: DATA takes no argument"); else cmd_data(); }
+		else if (!strcasecmp(line, "BDAT")) cmd_bdat(arg);
+		else if (!strcasecmp(line, "RSET")) { tx_reset(); out("250 2.0.0 reset"); }
+		else if (!strcasecmp(line, "NOOP")) out("250 2.0.0 ok");
+		else if (!strcasecmp(line, "QUIT")) { char l[300]; snprintf(l, sizeof l, "221 2.0.0 %s closing", me); quit(l, "quit"); }
+		else if (!strcasecmp(line, "VRFY")) out("252 2.1.5 cannot verify, but will accept and attempt delivery");
+		else if (!strcasecmp(line, "EXPN")) out("502 5.5.1 EXPN not available");
+		else if (!strcasecmp(line, "HELP")) out("214 2.0.0 commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
+		else if (!strcasecmp(line, "STARTTLS") || !strcasecmp(line, "AUTH")) bad("502 5.5.1 not available here");
+		else bad("500 5.5.1 unknown command");
+	}
+}
