@@ -97,10 +97,26 @@ static size_t nchild;
 static pid_t start(char **argv)
 {
 	char path[4096];
-	if (tern_binpath(path, sizeof path, argv[0]) < 0) return -1;
+	if (argv[0][0] == '/') snprintf(path, sizeof path, "%s", argv[0]);
+	else if (tern_binpath(path, sizeof path, argv[0]) < 0) return -1;
 	pid_t pid = tern_spawn(path, argv, 0, 0);
 	if (pid < 0) tern_warn_sys("starting ", argv[0]);
 	return pid;
+}
+
+/* A program found in PATH (tcpserver), absolute, into out; -1 if none. */
+static int inpath(char *out, size_t n, const char *name)
+{
+	const char *p = getenv("PATH");
+	if (!p || !*p) p = "/usr/local/bin:/usr/bin:/bin";
+	while (*p) {
+		size_t k = strcspn(p, ":");
+		int r = snprintf(out, n, "%.*s/%s", (int)k, p, name);
+		if (r > 0 && (size_t)r < n && k && access(out, X_OK) == 0) return 0;
+		p += k;
+		if (*p) p++;
+	}
+	return -1;
 }
 
 static void add_child(char **argv)
@@ -157,18 +173,27 @@ int main(int argc, char **argv)
 		tern_die_sys(111, "setting up signals");
 	static char *send_argv[] = { "tern-send", 0 };
 	add_child(send_argv);
+	/* Port 2525 behaves as a public port 25: no RELAYCLIENT, recipients checked. */
+	static char tcpserver[4096], smtpd[4096];
+	static char *smtp_argv[] = { tcpserver, "-q", "-R", "-H", "-l", "localhost", "127.0.0.1", "2525", smtpd, 0 };
+	int smtp = inpath(tcpserver, sizeof tcpserver, "tcpserver") == 0 &&
+		   tern_binpath(smtpd, sizeof smtpd, "tern-smtpd") == 0;
+	if (smtp) add_child(smtp_argv);
+	else tern_warn("tcpserver not found (package ucspi-tcp): no SMTP listener");
 
 	fprintf(stderr,
 		"tern-run: home %s\n"
-		"tern-run: running: tern-send (scheduler, local delivery)\n"
+		"tern-run: running: tern-send (scheduler, local delivery)%s\n"
 		"tern-run: try, in another shell:\n"
 		"  export TERN_HOME=%s PATH=%s:$PATH\n"
 		"  echo 'Hello from tern' | tern-sendmail -i demo@example.test\n"
+		"  swaks --server 127.0.0.1:2525 --to demo@example.test   # SMTP, as the internet sees it\n"
 		"  tern-qread    # what is still queued; no output once it is delivered\n"
 		"  cat %s/mail/example.test/demo/Maildir/new/*\n"
 		"  date | tern-sendmail root   # cron-style: root@localhost is an alias of demo\n"
 		"tern-run: Ctrl-C stops everything.\n",
-		home, home, tern_bindir(), home);
+		home, smtp ? ",\n  tern-smtpd under tcpserver on 127.0.0.1:2525 (like a public port 25: no relaying)" : "",
+		home, tern_bindir(), home);
 
 	time_t laststart = time(0);
 	for (;;) {

@@ -111,7 +111,7 @@ int main(int argc, char **argv)
 	case 'p': run("tern-qread", 0);
 	case 'q': run("tern-flush", 0);
 	case 'i': run("tern-users", "build");
-	case 's': tern_die(69, "-bs needs tern-smtpd (not yet available)");
+	case 's': run("tern-smtpd", 0);	/* on a pipe: a local session */
 	}
 	if (!t && i >= argc) tern_die(64, "no recipients given (name them, or use -t to read the header)");
 	o.fullname = fullname;

@@ -191,9 +191,13 @@ check "unknown option: usage line" grep -q '^tern-sendmail: fatal: usage: ' "$H/
 printf 'x\n' | "$SM" 2>"$H/err"
 is "no recipients: 64" $? 64
 check "no recipients: one line" test "$(wc -l <"$H/err")" -eq 1
-"$SM" -bs </dev/null 2>"$H/err"
-is "-bs: 69" $? 69
-is "-bs: the message" "$(cat "$H/err")" "tern-sendmail: fatal: -bs needs tern-smtpd (not yet available)"
+reset
+printf 'EHLO cron.test\r\nMAIL FROM:<joe@example.test>\r\nRCPT TO:<someone@remote.example>\r\nDATA\r\nSubject: bs\r\n\r\nbody\r\n.\r\nQUIT\r\n' \
+	| "$SM" -bs >"$H/out" 2>"$H/err"
+is "-bs: exit 0" $? 0
+check "-bs: an SMTP session (220 greeting, 250 after DATA, 221)" sh -c "head -n 1 '$H/out' | grep -q '^220 ' && grep -q '^250 2.0.0 ok' '$H/out' && tail -n 1 '$H/out' | grep -q '^221 2.0.0'"
+env_is "-bs: a local session may name a remote recipient" 'Fjoe@example.test\0Tsomeone@remote.example\0\0'
+check "-bs: the message reached the queue program" grep -q '^Subject: bs$' "$H/got.msg"
 printf 'x\n' | "$SM" -bz x@y 2>/dev/null
 is "-bz: 64" $? 64
 printf 'x\n' | "$SM" -f 2>/dev/null
