@@ -39,9 +39,9 @@ $(BUILD)/libtern.a: $(LIBOBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# Programs that look up system accounts (getpwnam, getpwuid, initgroups) link
+# Programs that look up system accounts (getpwnam, getpwuid, getgrouplist) link
 # dynamically: glibc's NSS crashes in a static binary.  The others use conf-ld as is.
-NSSPROGS := tern-local tern-sendmail tern-inject tern-smtpd
+NSSPROGS := tern-getpw tern-sendmail tern-inject tern-smtpd
 $(addprefix $(BINDIR)/,$(NSSPROGS)): LD_CMD := $(subst -static,,$(LD_CMD))
 
 $(BINDIR)/%: $(BUILD)/%.o $(BUILD)/libtern.a conf-ld

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -28,6 +27,7 @@
 #include "die.h"
 #include "dotern.h"
 #include "env.h"
+#include "getpw.h"
 #include "home.h"
 #include "maildir.h"
 #include "mbox.h"
@@ -211,32 +211,30 @@ static int finduser(const char *addr, struct target *t, const char *how)
 	return 1;
 }
 
-/* A system account (getpwnam): only ordinary users whose home is theirs. */
+/* A system account (tern-getpw): only ordinary users whose home is theirs. */
+static struct sysacct sysacc;
+
 static int findsystem(const char *name, struct target *t)
 {
 	if (!addr_pathsafe(name, strlen(name))) return 0;
-	errno = 0;
-	struct passwd *pw = getpwnam(name);
-	if (!pw) {
-		if (errno && errno != ENOENT && errno != ESRCH && errno != EBADF && errno != EPERM)
-			finish_sys(EX_TEMP, "4.3.0", "password database unreadable");
-		return 0;
-	}
-	if (pw->pw_uid == 0 || pw->pw_dir[0] != '/') return 0;	/* root gets mail by alias */
+	int r = getpw_find(name, &sysacc);
+	if (r < 0) finish_sys(EX_TEMP, "4.3.0", "password database unreadable (tern-getpw)");
+	if (r == 0) return 0;
+	if (sysacc.uid == 0 || sysacc.home[0] != '/') return 0;	/* root gets mail by alias */
 	struct stat st;
-	if (stat(pw->pw_dir, &st) != 0) {
+	if (stat(sysacc.home, &st) != 0) {
 		if (errno == ENOENT || errno == ENOTDIR) return 0;
 		finish_sys(EX_TEMP, "4.3.0", "home directory inaccessible");
 	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != pw->pw_uid) return 0;
-	if (strlen(pw->pw_dir) >= sizeof t->dir) return 0;
-	memcpy(t->dir, pw->pw_dir, strlen(pw->pw_dir) + 1);
-	snprintf(t->user, sizeof t->user, "%s", pw->pw_name);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != sysacc.uid) return 0;
+	if (strlen(sysacc.home) >= sizeof t->dir) return 0;
+	memcpy(t->dir, sysacc.home, strlen(sysacc.home) + 1);
+	snprintf(t->user, sizeof t->user, "%s", name);
 	t->kind = T_DIR;
 	t->how = "system account";
 	t->system = 1;
-	t->uid = pw->pw_uid;
-	t->gid = pw->pw_gid;
+	t->uid = sysacc.uid;
+	t->gid = sysacc.gid;
 	return 1;
 }
 
@@ -303,7 +301,7 @@ static void resolve(const struct rcptinfo *ri, struct target *t)
 
 /* ---- privileges ---- */
 
-static void become(uid_t uid, gid_t gid, const char *name)
+static void become(uid_t uid, gid_t gid, const gid_t *groups, size_t ngroups)
 {
 	if (geteuid() != 0) {
 		if (uid != geteuid())
@@ -311,20 +309,21 @@ static void become(uid_t uid, gid_t gid, const char *name)
 		return;
 	}
 	if (setgid(gid) != 0) finish_sys(EX_TEMP, "4.3.0", "setgid");
-	if ((name ? initgroups(name, gid) : setgroups(1, &gid)) != 0) finish_sys(EX_TEMP, "4.3.0", "setting groups");
+	if ((groups && ngroups ? setgroups(ngroups, groups) : setgroups(1, &gid)) != 0)
+		finish_sys(EX_TEMP, "4.3.0", "setting groups");
 	if (setuid(uid) != 0) finish_sys(EX_TEMP, "4.3.0", "setuid");
 	if (uid != 0 && setuid(0) == 0) finish(EX_TEMP, "4.3.0", "could not drop root");
 }
 
 static void drop_privileges(const struct target *t)
 {
-	if (t->system) { become(t->uid, t->gid, t->user); return; }
+	if (t->system) { become(t->uid, t->gid, sysacc.groups, sysacc.ngroups); return; }
 	if (geteuid() != 0) return;
 	char mail[PATHMAX];
 	struct stat st;
 	if (tern_path(mail, sizeof mail, "mail") < 0) finish(EX_TEMP, "4.3.5", "TERN_HOME too long");
 	if (stat(mail, &st) != 0) finish_sys(EX_TEMP, "4.3.0", "$TERN_HOME/mail");
-	become(st.st_uid, st.st_gid, 0);
+	become(st.st_uid, st.st_gid, 0, 0);
 }
 
 /* ---- the message: re-readable from its start ---- */

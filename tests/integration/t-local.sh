@@ -536,6 +536,13 @@ f=$(newest "$MD")
 check "30 MB message byte-identical" sh -c 'tail -n +3 "$1" | cmp -s - "$2"' sh "$MD/new/$f" "$H/big"
 rm -f "$H/big" "$MD/new/$f"
 
+# tern-getpw: the one program that asks NSS, for tern-local and tern-smtpd.
+want=$(getent passwd root | awk -F: '{print $3 " " $4 " " $6}')
+is "tern-getpw root: uid gid home" "$("$T_BIN/tern-getpw" root | head -n 1)" "$want"
+check "tern-getpw root: groups line lists the primary group" sh -c '"$1/tern-getpw" root | sed -n 2p | tr , "\n" | grep -qx "$2"' sh "$T_BIN" "$(id -g root)"
+"$T_BIN/tern-getpw" no-such-account-here >/dev/null; is "tern-getpw of a missing account: 100" $? 100
+"$T_BIN/tern-getpw" 2>/dev/null; is "tern-getpw without a name: 111" $? 111
+
 check "no sanitizer report in tern-local's log" sh -c '! grep -q -e Sanitizer -e "runtime error" "$1"' sh "$LOG"
 
 t_done
