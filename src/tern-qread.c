@@ -64,7 +64,8 @@ int main(int argc, char **argv)
 			char st = q.state[i];
 			if (!all && (st == QS_DONE || st == QS_BOUNCED)) continue;
 			const char *name = st == QS_DONE ? "delivered" : st == QS_BOUNCED ? "bounced" :
-					   st == QS_FAILED ? "failed" : info[i].attempts ? "deferred" : "pending";
+					   st == QS_FAILED ? "failed" : st == QS_NOTIFY ? "delivered-reporting" :
+					   info[i].attempts ? "deferred" : "pending";
 			printf(" <%s> %s", q.rcpt[i], name);
 			if (info[i].attempts || info[i].status[0]) {
 				char nx[32];

@@ -1,7 +1,8 @@
 /* tern-send: the scheduler.  Long-running; picks up new messages from the trigger FIFO,
  * delivers each recipient (tern-local now, tern-remote once it exists) in parallel,
  * retries temporary failures on a backoff schedule, bounces permanent ones (RFC 3464),
- * and removes a message when every recipient is final.  doc/queue.md has the states. */
+ * reports successes asked for with NOTIFY=SUCCESS (RFC 3461), and removes a message when
+ * every recipient is final.  doc/queue.md has the states. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -73,7 +74,7 @@ static size_t nmsg;
 static int stopping;
 static int dirfsync_pending;
 
-static unsigned long conc_local = 10, lifetime = 432000;
+static unsigned long conc_local = 10, lifetime = 432000, databytes = 52428800;
 static char me[256], doublebounceto[512];
 
 /* ---- configuration ---- */
@@ -85,6 +86,9 @@ static void read_control(void)
 	else tern_warn_sys("control/concurrencylocal unreadable; keeping ", "the old value");
 	if (control_readulong(&v, "queuelifetime", 432000) >= 0) lifetime = v;
 	else tern_warn_sys("control/queuelifetime unreadable; keeping ", "the old value");
+	/* A report bigger than databytes would be refused by tern-queue forever. */
+	if (control_readulong(&v, "databytes", 52428800) >= 0) databytes = v;
+	else tern_warn_sys("control/databytes unreadable; keeping ", "the old value");
 	if (control_readline(me, sizeof me, "me", 0) <= 0 || !*me) {
 		if (gethostname(me, sizeof me - 1) != 0 || !*me) snprintf(me, sizeof me, "localhost");
 	}
@@ -246,6 +250,22 @@ static int is_local(const char *rcpt)
 	return r != 0;	/* an unreadable users db counts as local: tern-local then says 4.3.0 */
 }
 
+/* The recipient's NOTIFY (RFC 3461) as bits; no N record means FAILURE,DELAY. */
+static unsigned notify_bits(const struct msg *m, size_t i)
+{
+	unsigned b;
+	const char *n = m->q.notify[i];
+	if (!n || !env_notify_parse(n, strlen(n), 1, &b)) return ENV_NOTIFY_FAILURE | ENV_NOTIFY_DELAY;
+	return b;
+}
+
+/* Reports go to the sender; a bounce (null sender) or a double bounce gets none of its
+ * own, except the postmaster's copy of a failure (doublebounceto). */
+static int sender_notifiable(const struct msg *m)
+{
+	return *m->q.sender && strcmp(m->q.sender, DOUBLEBOUNCE_SENDER) != 0;
+}
+
 static void log_result(const char *event, const struct msg *m, size_t i, const char *status,
 		       const char *text, double delay)
 {
@@ -257,6 +277,17 @@ static void log_result(const char *event, const struct msg *m, size_t i, const c
 	if (delay >= 0) qlog_kvt(&l, "delay", delay);
 	qlog_kv(&l, "status", status);
 	qlog_kv(&l, "text", text);
+	if (m->q.notify[i]) {
+		/* Lowercase, like the other values, so that "notify=never" greps the same. */
+		char v[32];
+		size_t k;
+		for (k = 0; m->q.notify[i][k] && k < sizeof v - 1; k++) {
+			char c = m->q.notify[i][k];
+			v[k] = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+		}
+		v[k] = 0;
+		qlog_kv(&l, "notify", v);
+	}
 	qlog_emit(&l);
 }
 
@@ -362,8 +393,8 @@ static void dispatch(time_t now)
 	}
 }
 
-/* Runs tern-queue with a bounce message; 0 when queued. */
-static int inject_bounce(struct msg *m, const char *envsender, const char *to,
+/* Runs tern-queue with a report (bounce or success notification); 0 when queued. */
+static int inject_report(struct msg *m, const char *envsender, const char *to,
 			 const struct dsn_rcpt *r, size_t n, int dbl)
 {
 	char path[4096];
@@ -376,9 +407,14 @@ static int inject_bounce(struct msg *m, const char *envsender, const char *to,
 	pid_t pid = tern_spawn(path, argv, 0, fds);
 	close(mp[0]); close(ep[0]);
 	if (pid < 0) { close(mp[1]); close(ep[1]); return -1; }
-	struct dsn d = { me, m->qid, m->q.ctime, time(0), to, m->q.sender, dbl, r, n, qfile_msgfd(&m->q) };
+	struct dsn d = {
+		.me = me, .qid = m->qid, .arrival = m->q.ctime, .now = time(0), .to = to,
+		.orig_sender = m->q.sender, .doublebounce = dbl, .rcpt = r, .nrcpt = n,
+		.msgfd = qfile_msgfd(&m->q), .msglen = m->q.msglen, .envid = m->q.dsn.envid,
+		.ret_full = m->q.dsn.ret && strcmp(m->q.dsn.ret, "FULL") == 0, .maxbytes = databytes,
+	};
 	int bad = dsn_write(mp[1], &d) != 0;
-	if (d.hdrfd >= 0) close(d.hdrfd);
+	if (d.msgfd >= 0) close(d.msgfd);
 	close(mp[1]);
 	stralloc env = {0};
 	if (!env_start(&env, envsender) || !env_add_rcpt(&env, to) || !env_finish(&env)) bad = 1;
@@ -397,48 +433,72 @@ static int inject_bounce(struct msg *m, const char *envsender, const char *to,
 	return bad || rc != 0 ? -1 : 0;
 }
 
-/* Bounces every failed recipient at once (never a bounce of a double bounce). */
-static void bounce(struct msg *m)
+/* Sends the reports owed for one kind of outcome as a single RFC 3464 notification:
+ * failures (state F → B: a bounce, or a double bounce to the postmaster for a bounce) or
+ * successes asked for with NOTIFY=SUCCESS (state S → D).  The state changes only once
+ * tern-queue took the report, and are synced, so a crash never reports twice.  A failed
+ * recipient whose NOTIFY leaves out FAILURE (NEVER, SUCCESS alone, ...) is only marked. */
+static void report(struct msg *m, int success)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < m->q.nrcpt; i++) n += m->q.state[i] == QS_FAILED;
-	if (!n) return;
+	const char owed = success ? QS_NOTIFY : QS_FAILED, done = success ? QS_DONE : QS_BOUNCED;
+	size_t n = 0, quiet = 0;
+	for (size_t i = 0; i < m->q.nrcpt; i++) {
+		if (m->q.state[i] != owed) continue;
+		if (success || (notify_bits(m, i) & ENV_NOTIFY_FAILURE)) n++;
+		else quiet++;
+	}
+	if (!n && !quiet) return;
 	const char *sender = m->q.sender;
-	if (strcmp(sender, DOUBLEBOUNCE_SENDER) == 0 || (!*sender && !*doublebounceto)) {
+	if (!n) {
+		/* only unwanted failure reports: nothing to send */
+	} else if (success && !sender_notifiable(m)) {
+		/* S is never set for such a sender; an old file or a hand edit: just finish. */
+	} else if (!success && (strcmp(sender, DOUBLEBOUNCE_SENDER) == 0 || (!*sender && !*doublebounceto))) {
 		log_msg("dropped", m, "reason", *sender ? "double bounce failed" : "bounce failed; no doublebounceto");
 	} else {
 		struct dsn_rcpt *r = calloc(n, sizeof *r);
 		if (!r) tern_die(EX_TEMP, "out of memory");
 		size_t k = 0;
 		for (size_t i = 0; i < m->q.nrcpt; i++) {
-			if (m->q.state[i] != QS_FAILED) continue;
+			if (m->q.state[i] != owed || (!success && !(notify_bits(m, i) & ENV_NOTIFY_FAILURE))) continue;
 			r[k].addr = m->q.rcpt[i];
-			r[k].status = m->info[i].status[0] ? m->info[i].status : "5.0.0";
-			r[k].text = m->info[i].text[0] ? m->info[i].text : "permanent failure";
+			r[k].action = success ? DSN_DELIVERED : DSN_FAILED;
+			if (success) {
+				/* Not tern-local's words: they name mailbox paths and programs, which
+				 * are none of a (possibly remote) sender's business. */
+				r[k].status = m->info[i].status[0] == '2' ? m->info[i].status : "2.0.0";
+				r[k].text = "delivered";
+			} else {
+				r[k].status = m->info[i].status[0] ? m->info[i].status : "5.0.0";
+				r[k].text = m->info[i].text[0] ? m->info[i].text : "permanent failure";
+			}
+			r[k].orcpt = m->q.orcpt[i];
 			k++;
 		}
-		int dbl = !*sender;
-		int rc = dbl ? inject_bounce(m, DOUBLEBOUNCE_SENDER, doublebounceto, r, n, 1)
-			     : inject_bounce(m, "", sender, r, n, 0);
+		int dbl = !success && !*sender;
+		int rc = dbl ? inject_report(m, DOUBLEBOUNCE_SENDER, doublebounceto, r, n, 1)
+			     : inject_report(m, "", sender, r, n, 0);
 		free(r);
 		if (rc != 0) {
-			log_msg("bounce-deferred", m, "reason", "tern-queue failed");
-			return;		/* states stay F: the next round tries again */
+			log_msg(success ? "report-deferred" : "bounce-deferred", m, "reason", "tern-queue failed");
+			return;		/* states stay F or S: the next round tries again */
 		}
-		log_msg(dbl ? "doublebounce" : "bounce", m, "to", dbl ? doublebounceto : sender);
+		log_msg(dbl ? "doublebounce" : success ? "success-report" : "bounce", m, "to",
+			dbl ? doublebounceto : sender);
 	}
 	for (size_t i = 0; i < m->q.nrcpt; i++)
-		if (m->q.state[i] == QS_FAILED) set_final(m, i, QS_BOUNCED);
+		if (m->q.state[i] == owed) set_final(m, i, done);
 	if (fdatasync(m->q.fd) != 0) tern_warn_sys("fsync of queue/mess/", m->qid);
 }
 
 static void round_end(struct msg *m, time_t now)
 {
-	bounce(m);
+	report(m, 0);
+	report(m, 1);
 	time_t wake = 0;
-	int pending = 0, failed = 0;
+	int pending = 0, failed = 0;	/* failed: a report is still owed (F or S) */
 	for (size_t i = 0; i < m->q.nrcpt; i++) {
-		if (m->q.state[i] == QS_FAILED) failed = 1;
+		if (m->q.state[i] == QS_FAILED || m->q.state[i] == QS_NOTIFY) failed = 1;
 		if (m->q.state[i] != QS_PENDING) continue;
 		pending = 1;
 		if (!wake || m->info[i].next < wake) wake = m->info[i].next;
@@ -457,7 +517,7 @@ static void round_end(struct msg *m, time_t now)
 	if (m->infodirty && qinfo_save(m->qid, m->info, m->q.nrcpt, failed) != 0)
 		tern_warn_sys("writing queue/info/", m->qid);
 	m->infodirty = 0;
-	if (failed) wake = now + 300;		/* the bounce could not be queued: again soon */
+	if (failed) wake = now + 300;		/* the report could not be queued: again soon */
 	qfile_close(&m->q);
 	m->inround = 0;
 	m->wake = wake > now ? wake : now + 1;
@@ -517,7 +577,15 @@ static void job_finish(struct job *j, time_t now)
 	int code = j->status;
 	if (code == 0 || code == 99) {
 		split_result(j, status, &text, "2.0.0");
-		set_final(m, i, QS_DONE);
+		/* NOTIFY=SUCCESS: a report is owed; S keeps that across a crash until it is queued. */
+		int owed = (notify_bits(m, i) & ENV_NOTIFY_SUCCESS) && sender_notifiable(m);
+		if (owed) {
+			struct qinfo_rcpt *r = &m->info[i];
+			snprintf(r->status, sizeof r->status, "%s", status);
+			snprintf(r->text, sizeof r->text, "delivered");
+			m->infodirty = 1;
+		}
+		set_final(m, i, owed ? QS_NOTIFY : QS_DONE);
 		log_result("delivered", m, i, status, text, delay);
 	} else if (code == 100) {
 		split_result(j, status, &text, "5.0.0");

@@ -106,11 +106,15 @@ int qfile_open(struct qfile *q, const char *qid, int rw)
 	if (env_parse(q->env.s, q->env.len, &lim, &n) != ENV_OK || n != q->nrcpt) goto bad;
 	q->state = malloc(q->nrcpt);
 	q->rcpt = malloc(q->nrcpt * sizeof *q->rcpt);
-	if (!q->state || !q->rcpt) { errno = ENOMEM; goto fail; }
+	q->notify = malloc(q->nrcpt * sizeof *q->notify);
+	q->orcpt = malloc(q->nrcpt * sizeof *q->orcpt);
+	if (!q->state || !q->rcpt || !q->notify || !q->orcpt) { errno = ENOMEM; goto fail; }
 	if (pread_all(q->fd, q->state, q->nrcpt, (off_t)q->stateoff) < 0) goto bad;
 	q->sender = env_sender(q->env.s);
 	size_t pos = 0;
-	for (size_t i = 0; i < q->nrcpt; i++) q->rcpt[i] = env_next_rcpt(q->env.s, q->env.len, &pos);
+	for (size_t i = 0; i < q->nrcpt; i++)
+		q->rcpt[i] = env_next_rcpt_dsn(q->env.s, q->env.len, &pos, &q->notify[i], &q->orcpt[i]);
+	env_dsn(q->env.s, q->env.len, &q->dsn);
 	return 0;
 bad:
 	errno = EINVAL;
@@ -128,8 +132,12 @@ void qfile_close(struct qfile *q)
 	stralloc_free(&q->env);
 	free(q->state);
 	free(q->rcpt);
+	free(q->notify);
+	free(q->orcpt);
 	q->state = 0;
 	q->rcpt = 0;
+	q->notify = 0;
+	q->orcpt = 0;
 }
 
 int qfile_setstate(struct qfile *q, size_t i, char st)

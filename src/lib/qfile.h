@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <time.h>
 #include <stralloc.h>
+#include "env.h"
 
 #define QF_HDRLEN 128
 #define QID_MAX 40
@@ -19,6 +20,7 @@
 #define QS_DONE 'D'		/* delivered */
 #define QS_FAILED 'F'		/* failed for good, bounce not yet queued */
 #define QS_BOUNCED 'B'		/* failed for good, bounce queued (or none due) */
+#define QS_NOTIFY 'S'		/* delivered, NOTIFY=SUCCESS report not yet queued */
 
 struct qfile {
 	int fd;
@@ -30,6 +32,9 @@ struct qfile {
 	stralloc env;		/* the envelope bytes */
 	char *state;		/* nrcpt state bytes (in memory copy) */
 	const char **rcpt;	/* nrcpt pointers into env */
+	const char **notify;	/* nrcpt: each recipient's NOTIFY value (into env), or 0 */
+	const char **orcpt;	/* nrcpt: each recipient's ORCPT value (into env), or 0 */
+	struct env_dsn dsn;	/* ENVID and RET (into env), or 0 */
 	const char *sender;
 };
 
