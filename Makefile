@@ -41,7 +41,7 @@ $(BUILD)/libtern.a: $(LIBOBJ)
 
 # Programs that look up system accounts (getpwnam, getpwuid, getgrouplist) link
 # dynamically: glibc's NSS crashes in a static binary.  The others use conf-ld as is.
-NSSPROGS := tern-getpw tern-sendmail tern-inject tern-smtpd
+NSSPROGS := tern-getpw tern-sendmail tern-inject
 $(addprefix $(BINDIR)/,$(NSSPROGS)): LD_CMD := $(subst -static,,$(LD_CMD))
 
 $(BINDIR)/%: $(BUILD)/%.o $(BUILD)/libtern.a conf-ld

@@ -3,7 +3,6 @@
  * program in $TERN_QUEUE).  The contract is doc/tern-smtpd.8. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "die.h"
 #include "env.h"
 #include "fdio.h"
+#include "getpw.h"
 #include "home.h"
 #include "qlog.h"
 #include "smtp.h"
@@ -120,14 +120,20 @@ static void peer(void)
 		clean(remoteip, sizeof remoteip, ip);
 		if (host && *host) clean(remotehost, sizeof remotehost, host);
 	} else {
-		/* inetd or systemd Accept=yes: ask the socket.  Not a socket: a local session. */
+		/* inetd or systemd Accept=yes: ask the socket.  Not a network socket (a pipe, a
+		 * socketpair): a local session.  A network socket whose peer cannot be told (it
+		 * is already gone) stays a remote one. */
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof ss;
-		if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET)
+		int inet = getsockname(0, (struct sockaddr *)&ss, &len) == 0 &&
+			   (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+		len = sizeof ss;
+		if (inet && getpeername(0, (struct sockaddr *)&ss, &len) != 0) ss.ss_family = AF_UNSPEC;
+		if (inet && ss.ss_family == AF_INET)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, remoteip, sizeof remoteip);
-		else if (getpeername(0, (struct sockaddr *)&ss, &len) == 0 && ss.ss_family == AF_INET6)
+		else if (inet && ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, remoteip, sizeof remoteip);
-		else {
+		else if (!inet) {
 			localsession = 1;
 			snprintf(remoteip, sizeof remoteip, "local");
 			snprintf(remotehost, sizeof remotehost, "localhost");
@@ -173,8 +179,9 @@ static int sysaccount(const char *local, size_t n, const char *domain)
 	memcpy(name, local, n);
 	name[n] = 0;
 	if (!addr_pathsafe(name, n)) return 0;
-	struct passwd *pw = getpwnam(name);
-	return pw && pw->pw_uid != 0;
+	static struct sysacct acc;
+	int r = getpw_find(name, &acc);
+	return r <= 0 ? r : acc.uid != 0;
 }
 
 /* 1 if tern-local would accept a (lowercased, local domain), 0 if not, -1 on error. */
@@ -222,8 +229,11 @@ static const char *rcpt_policy(struct smtp_path *p)
 
 /* ---- commands ---- */
 
+static void q_abort(void);
+
 static void tx_reset(void)
 {
+	q_abort();	/* a BDAT transaction cut short: its queue program stores nothing */
 	tx.active = tx.utf8 = tx.bdat = tx.bdatfail = 0;
 	tx.nrcpt = 0;
 	tx.env.len = 0;
@@ -287,8 +297,8 @@ static void cmd_mail(char *arg, size_t len)
 	}
 	rest = a + (cr - a);
 	int utf8 = 0;
-	char *name, *val;
-	size_t nl, vl;
+	char *name, *val, *envid = 0, ret[5] = "";
+	size_t nl, vl, envidlen = 0;
 	int k;
 	if (rest < end && *rest != ' ') { bad("501 5.5.4 syntax: junk after the address"); return; }
 	while ((k = smtp_next_param(&rest, end, &name, &nl, &val, &vl)) == 1) {
@@ -299,7 +309,7 @@ static void cmd_mail(char *arg, size_t len)
 			if (vl == 0 || vl >= sizeof num) { bad("501 5.5.4 syntax: SIZE=number"); return; }
 			memcpy(num, val, vl); num[vl] = 0;
 			if (tern_scan_ulong(num, &sz) != 0) { bad("501 5.5.4 syntax: SIZE=number"); return; }
-			if (sz > databytes) { out("552 5.3.4 message size exceeds the fixed limit"); return; }
+			if (databytes && sz > databytes) { out("552 5.3.4 message size exceeds the fixed limit"); return; }
 		} else if (nl == 4 && !memcmp(name, "BODY", 4)) {
 			if (!((vl == 4 && !strncasecmp(val, "7BIT", 4)) || (vl == 8 && !strncasecmp(val, "8BITMIME", 8)))) {
 				bad("555 5.5.4 BODY must be 7BIT or 8BITMIME"); return;
@@ -308,11 +318,17 @@ static void cmd_mail(char *arg, size_t len)
 			if (vl) { bad("555 5.5.4 SMTPUTF8 takes no value"); return; }
 			utf8 = 1;
 		} else if (nl == 3 && !memcmp(name, "RET", 3)) {
+			if (*ret) { bad("501 5.5.4 RET given twice"); return; }
 			if (!((vl == 4 && !strncasecmp(val, "FULL", 4)) || (vl == 4 && !strncasecmp(val, "HDRS", 4)))) {
 				bad("501 5.5.4 RET must be FULL or HDRS"); return;
 			}
+			for (int i = 0; i < 4; i++) ret[i] = (char)(val[i] & ~0x20);
+			ret[4] = 0;
 		} else if (nl == 5 && !memcmp(name, "ENVID", 5)) {
-			if (vl > 100 || !smtp_xtext_ok(val, vl)) { bad("501 5.5.4 ENVID must be xtext of at most 100 bytes"); return; }
+			if (envid) { bad("501 5.5.4 ENVID given twice"); return; }
+			if (!env_envid_ok(val, vl)) { bad("501 5.5.4 ENVID must be xtext of at most 100 bytes"); return; }
+			envid = val;
+			envidlen = vl;
 		} else { bad("555 5.5.4 unsupported MAIL parameter"); return; }
 	}
 	if (k < 0) { bad("501 5.5.4 syntax: bad parameter"); return; }
@@ -323,6 +339,11 @@ static void cmd_mail(char *arg, size_t len)
 	tx.utf8 = utf8;
 	memcpy(tx.from, p.addr, p.len + 1);
 	if (!env_start(&tx.env, p.addr)) quit("421 4.3.0 out of memory", "out of memory");
+	if (envid) {
+		envid[envidlen] = 0;	/* the parameter list is not read again */
+		if (!env_add_envid(&tx.env, envid)) quit("421 4.3.0 out of memory", "out of memory");
+	}
+	if (*ret && !env_add_ret(&tx.env, ret)) quit("421 4.3.0 out of memory", "out of memory");
 	logev("mail", "from", p.addr, 0, 0);
 	out("250 2.1.0 sender ok");
 }
@@ -340,27 +361,20 @@ static void cmd_rcpt(char *arg, size_t len)
 	if (p.len == 0) { bad("501 5.1.3 syntax: empty recipient"); return; }
 	rest = a + (cr - a);
 	if (rest < end && *rest != ' ') { bad("501 5.5.4 syntax: junk after the address"); return; }
-	char *name, *val;
-	size_t nl, vl;
+	char *name, *val, *orcpt = 0;
+	size_t nl, vl, orcptlen = 0;
+	unsigned notify = 0;
 	int k;
 	while ((k = smtp_next_param(&rest, end, &name, &nl, &val, &vl)) == 1) {
 		if (!esmtp) { bad("555 5.5.4 parameters need EHLO"); return; }
 		if (nl == 6 && !memcmp(name, "NOTIFY", 6)) {
-			char v[64];
-			if (vl == 0 || vl >= sizeof v) { bad("501 5.5.4 syntax: NOTIFY"); return; }
-			memcpy(v, val, vl); v[vl] = 0;
-			int never = 0, other = 0;
-			for (char *t = strtok(v, ","); t; t = strtok(0, ",")) {
-				if (!strcasecmp(t, "NEVER")) never++;
-				else if (!strcasecmp(t, "SUCCESS") || !strcasecmp(t, "FAILURE") || !strcasecmp(t, "DELAY")) other++;
-				else { never = 2; break; }
-			}
-			if (never > 1 || (never && other) || (!never && !other)) { bad("501 5.5.4 syntax: NOTIFY"); return; }
+			if (notify) { bad("501 5.5.4 NOTIFY given twice"); return; }
+			if (!env_notify_parse(val, vl, 0, &notify) || !notify) { bad("501 5.5.4 syntax: NOTIFY"); return; }
 		} else if (nl == 5 && !memcmp(name, "ORCPT", 5)) {
-			char *semi = memchr(val, ';', vl);
-			if (!semi || semi == val || !smtp_xtext_ok(semi + 1, vl - (size_t)(semi + 1 - val)) || vl > 500) {
-				bad("501 5.5.4 syntax: ORCPT=addr-type;xtext"); return;
-			}
+			if (orcpt) { bad("501 5.5.4 ORCPT given twice"); return; }
+			if (!env_orcpt_ok(val, vl)) { bad("501 5.5.4 syntax: ORCPT=addr-type;xtext"); return; }
+			orcpt = val;
+			orcptlen = vl;
 		} else { bad("555 5.5.4 unsupported RCPT parameter"); return; }
 	}
 	if (k < 0) { bad("501 5.5.4 syntax: bad parameter"); return; }
@@ -384,7 +398,10 @@ static void cmd_rcpt(char *arg, size_t len)
 		if (*refuse == '5') bad(refuse); else out(refuse);
 		return;
 	}
-	if (!env_add_rcpt(&tx.env, p.addr)) quit("421 4.3.0 out of memory", "out of memory");
+	if (orcpt) orcpt[orcptlen] = 0;	/* the parameter list is not read again */
+	if (!env_add_rcpt(&tx.env, p.addr) || (notify && !env_add_notify(&tx.env, notify)) ||
+	    (orcpt && !env_add_orcpt(&tx.env, orcpt)))
+		quit("421 4.3.0 out of memory", "out of memory");
 	if (tx.nrcpt++ == 0) memcpy(tx.firstrcpt, p.addr, p.len + 1);
 	logev("rcpt", "to", p.addr, 0, 0);
 	out("250 2.1.5 recipient ok");
@@ -411,7 +428,7 @@ static void q_flushbuf(void)
 static void q_put(const char *s, size_t n)
 {
 	q.size += n;
-	if (q.size > databytes) { q.over = 1; return; }
+	if (databytes && q.size > databytes) { q.over = 1; return; }
 	while (n) {
 		if (q.olen == sizeof q.obuf) q_flushbuf();
 		size_t k = sizeof q.obuf - q.olen;
@@ -480,6 +497,12 @@ static int q_finish(int ok)
 	int st = tern_wait(q.pid);
 	q.pid = 0;
 	return st;
+}
+
+/* Drops a message being streamed (RSET, EHLO or MAIL after BDAT chunks without LAST). */
+static void q_abort(void)
+{
+	if (q.pid > 0) q_finish(0);
 }
 
 /* qmail-queue exit codes as replies. */
@@ -598,13 +621,14 @@ static void cmd_bdat(char *arg)
 {
 	while (*arg == ' ') arg++;
 	char *sp = strchr(arg, ' ');
-	int last = 0;
+	int last = 0, badlast = 0;
 	if (sp) {
 		*sp++ = 0;
 		while (*sp == ' ') sp++;
-		if (strcasecmp(sp, "LAST") != 0) { bad("501 5.5.4 syntax: BDAT size [LAST]"); return; }
-		last = 1;
+		if (strcasecmp(sp, "LAST") == 0) last = 1;
+		else badlast = 1;
 	}
+	/* Without a size the chunk's end is unknown: what follows is read as commands. */
 	unsigned long long n = 0;
 	if (!*arg || strlen(arg) > 19) { bad("501 5.5.4 syntax: BDAT size [LAST]"); return; }
 	for (char *d = arg; *d; d++) {
@@ -614,7 +638,8 @@ static void cmd_bdat(char *arg)
 	/* The chunk is read whatever the reply will be: it is not a command. */
 	int fail = 0;
 	const char *why = 0;
-	if (!tx.active) { fail = 1; why = "503 5.5.1 MAIL first"; }
+	if (badlast) { fail = 1; why = "501 5.5.4 syntax: BDAT size [LAST]"; }
+	else if (!tx.active) { fail = 1; why = "503 5.5.1 MAIL first"; }
 	else if (!tx.nrcpt) { fail = 1; why = "554 5.5.1 no valid recipients"; }
 	else if (tx.bdatfail) { fail = 1; why = "554 5.5.0 an earlier chunk failed; RSET"; }
 	if (!fail && !tx.bdat) {
