@@ -17,7 +17,11 @@ void smtp_init(struct smtp_io *io, int in, int out, unsigned timeout)
 int smtp_flush(struct smtp_io *io)
 {
 	if (!io->olen) return 0;
+	/* A client that stops reading must not hold the process forever: the default action
+	 * of SIGALRM ends it (nothing half-received is ever queued). */
+	alarm(io->timeout);
 	int r = fd_write_all(io->out, io->obuf, io->olen);
+	alarm(0);
 	io->olen = 0;
 	return r;
 }
@@ -116,7 +120,8 @@ static size_t domain_len(const char *s, size_t n)
 	if (n && s[0] == '[') {
 		for (i = 1; i < n && s[i] != ']'; i++) {
 			unsigned char c = (unsigned char)s[i];
-			if (c < 33 || c > 126 || c == '[' || c == '\\') return 0;
+			/* No '@': every program splits an address at its last '@'. */
+			if (c < 33 || c > 126 || c == '[' || c == '\\' || c == '@') return 0;
 		}
 		return i < n && i > 1 ? i + 1 : 0;
 	}

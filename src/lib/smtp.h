@@ -41,6 +41,8 @@ int smtp_getline(struct smtp_io *io, char line[SMTP_LINEMAX + 1], size_t *n);
 /* Queue reply bytes; smtp_flush writes them.  -1 on a write error. */
 void smtp_put(struct smtp_io *io, const char *s, size_t n);
 void smtp_puts(struct smtp_io *io, const char *s);
+/* A write that takes longer than the timeout is ended by SIGALRM (its default action
+ * ends the process). */
 int smtp_flush(struct smtp_io *io);
 
 /* A reverse-path or forward-path.  addr is local@domain with quoting removed from the local
