@@ -4,6 +4,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "die.h"
+#include "env.h"
 #include "home.h"
 #include "inject.h"
 
@@ -21,43 +22,13 @@ static void __attribute__((noreturn)) run(const char *name, const char *arg)
 	tern_die_sys(69, "cannot run ", path);
 }
 
-/* -N: "never", or a comma list of success, failure, delay. */
-static int dsn_notify_ok(const char *s)
-{
-	if (strcasecmp(s, "never") == 0) return 1;
-	for (;;) {
-		size_t n = strcspn(s, ",");
-		if (!((n == 7 && strncasecmp(s, "success", 7) == 0) ||
-		      (n == 7 && strncasecmp(s, "failure", 7) == 0) ||
-		      (n == 5 && strncasecmp(s, "delay", 5) == 0))) return 0;
-		if (!s[n]) return 1;
-		s += n + 1;
-	}
-}
-
-static int hexup(char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F'); }
-
-/* -V: an RFC 3461 xtext of 1 to 100 bytes. */
-static int xtext_ok(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > 100) return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '+') {
-			if (!hexup(s[i + 1]) || !hexup(s[i + 2])) return 0;
-			i += 2;
-		} else if (c < 33 || c > 126 || c == '=') return 0;
-	}
-	return 1;
-}
-
 int main(int argc, char **argv)
 {
 	struct inject_opt o = {0};
 	const char *fullname = 0, *base = strrchr(argv[0] ? argv[0] : "", '/');
 	char mode = 'm';
 	int t = 0, dots = 1, i;
+	unsigned notify;	/* -N is checked, not used: tern-inject has no DSN options yet */
 	tern_prog = "tern-sendmail";
 	base = base ? base + 1 : argv[0] ? argv[0] : "";
 	if (strcmp(base, "mailq") == 0) run("tern-qread", 0);
@@ -90,12 +61,12 @@ int main(int argc, char **argv)
 				if (strcasecmp(v, "7BIT") != 0 && strcasecmp(v, "8BITMIME") != 0)
 					tern_die(64, "-B takes 7BIT or 8BITMIME");
 				break;
-			case 'N': if (!dsn_notify_ok(v)) tern_die(64, "-N takes never or success,failure,delay"); break;
+			case 'N': if (!env_notify_parse(v, strlen(v), 0, &notify)) tern_die(64, "-N takes never or success,failure,delay"); break;
 			case 'R':
 				if (strcasecmp(v, "hdrs") != 0 && strcasecmp(v, "full") != 0)
 					tern_die(64, "-R takes hdrs or full");
 				break;
-			case 'V': if (!xtext_ok(v)) tern_die(64, "-V takes an xtext of 1 to 100 bytes"); break;
+			case 'V': if (!env_envid_ok(v, strlen(v))) tern_die(64, "-V takes an xtext of 1 to 100 bytes"); break;
 			case 'o': if (strcmp(v, "i") == 0) dots = 0; break;	/* -oem, -odb, -oQ ...: accepted */
 			case 'b':
 				if (strlen(v) != 1 || !strchr("mpsi", v[0])) usage();
