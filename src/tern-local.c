@@ -217,17 +217,10 @@ static struct sysacct sysacc;
 static int findsystem(const char *name, struct target *t)
 {
 	if (!addr_pathsafe(name, strlen(name))) return 0;
-	int r = getpw_find(name, &sysacc);
-	if (r < 0) finish_sys(EX_TEMP, "4.3.0", "password database unreadable (tern-getpw)");
-	if (r == 0) return 0;
-	if (sysacc.uid == 0 || sysacc.home[0] != '/') return 0;	/* root gets mail by alias */
-	struct stat st;
-	if (stat(sysacc.home, &st) != 0) {
-		if (errno == ENOENT || errno == ENOTDIR) return 0;
-		finish_sys(EX_TEMP, "4.3.0", "home directory inaccessible");
-	}
-	if (!S_ISDIR(st.st_mode) || st.st_uid != sysacc.uid) return 0;
-	if (strlen(sysacc.home) >= sizeof t->dir) return 0;
+	int r = getpw_mailbox(name, &sysacc);
+	if (r == -1) finish_sys(EX_TEMP, "4.3.0", "password database unreadable (tern-getpw)");
+	if (r == -2) finish_sys(EX_TEMP, "4.3.0", "home directory inaccessible");
+	if (r == 0 || strlen(sysacc.home) >= sizeof t->dir) return 0;
 	memcpy(t->dir, sysacc.home, strlen(sysacc.home) + 1);
 	snprintf(t->user, sizeof t->user, "%s", name);
 	t->kind = T_DIR;
@@ -240,20 +233,9 @@ static int findsystem(const char *name, struct target *t)
 
 static int systemaccounts(const struct rcptinfo *ri)
 {
-	unsigned long on;
-	if (control_readulong(&on, "systemaccounts", geteuid() == 0) < 0)
-		finish_sys(EX_TEMP, "4.3.5", "control/systemaccounts unreadable");
-	if (!on) return 0;
-	stralloc locals = {0};
-	if (control_readlines(&locals, "locals") < 0) finish_sys(EX_TEMP, "4.3.5", "control/locals unreadable");
-	int r = control_inlist(&locals, ri->domain, strlen(ri->domain));
-	stralloc_free(&locals);
+	int r = users_systemaccounts(ri->domain, strlen(ri->domain));
+	if (r < 0) finish_sys(EX_TEMP, "4.3.5", "control/systemaccounts or control/locals unreadable");
 	return r;
-}
-
-static int is_role(const char *local)
-{
-	return !strcmp(local, "postmaster") || !strcmp(local, "abuse") || !strcmp(local, "mailer-daemon");
 }
 
 /* Steps 7: the role addresses never bounce. */
@@ -295,7 +277,7 @@ static void resolve(const struct rcptinfo *ri, struct target *t)
 		if (findsystem(ri->local, t)) return;
 		if (ri->hasdelim && findsystem(ri->base, t)) { t->ext = ri->ext; return; }
 	}
-	if (is_role(ri->local)) { resolve_role(ri, t); return; }
+	if (users_role(ri->local, strlen(ri->local))) { resolve_role(ri, t); return; }
 	finish(EX_PERM, "5.1.1", "no such user: %s", rcpt);
 }
 

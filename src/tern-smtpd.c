@@ -148,12 +148,6 @@ static void peer(void)
 
 /* ---- recipients ---- */
 
-static int is_role(const char *local, size_t n)
-{
-	return (n == 10 && !strncasecmp(local, "postmaster", 10)) || (n == 5 && !strncasecmp(local, "abuse", 5)) ||
-	       (n == 13 && !strncasecmp(local, "mailer-daemon", 13));
-}
-
 static int known(const char *a, size_t n)
 {
 	struct user_rec u;
@@ -164,24 +158,18 @@ static int known(const char *a, size_t n)
 	return users_finduser(a, n, &u);
 }
 
-/* A system account, as tern-local would find it (control/systemaccounts). */
-static int sysaccount(const char *local, size_t n, const char *domain)
+/* A system account, as tern-local would find it (the caller checked
+ * users_systemaccounts). */
+static int sysaccount(const char *local, size_t n)
 {
-	unsigned long on;
-	if (control_readulong(&on, "systemaccounts", geteuid() == 0) < 0) return -1;
-	if (!on || n == 0 || n > 64) return 0;
-	stralloc locals = {0};
-	if (control_readlines(&locals, "locals") < 0) return -1;
-	int inlocals = control_inlist(&locals, domain, strlen(domain));
-	stralloc_free(&locals);
-	if (!inlocals) return 0;
 	char name[65];
+	if (n == 0 || n >= sizeof name) return 0;
 	memcpy(name, local, n);
 	name[n] = 0;
 	if (!addr_pathsafe(name, n)) return 0;
 	static struct sysacct acc;
-	int r = getpw_find(name, &acc);
-	return r <= 0 ? r : acc.uid != 0;
+	int r = getpw_mailbox(name, &acc);
+	return r < 0 ? -1 : r;
 }
 
 /* 1 if tern-local would accept a (lowercased, local domain), 0 if not, -1 on error. */
@@ -203,9 +191,10 @@ static int local_exists(char *a, size_t n)
 	r = users_findalias(b, (size_t)k, &t);
 	stralloc_free(&t);
 	if (r) return r;
-	if (is_role(a, at)) return 1;
-	if ((r = sysaccount(a, at, domain))) return r;
-	return d ? sysaccount(a, baselen, domain) : 0;
+	if (users_role(a, at)) return 1;
+	if ((r = users_systemaccounts(domain, strlen(domain))) <= 0) return r;
+	if ((r = sysaccount(a, at))) return r;
+	return d ? sysaccount(a, baselen) : 0;
 }
 
 /* The reply for RCPT TO:<a>, or 0 to accept. */
@@ -382,7 +371,7 @@ static void cmd_rcpt(char *arg, size_t len)
 	if (eightbit(arg, len) && !tx.utf8) { bad("501 5.5.4 8-bit bytes in a command need SMTPUTF8"); return; }
 	if (p.at == p.len) {
 		/* <postmaster> without a domain (RFC 5321 4.5.1): ours. */
-		if (!is_role(p.addr, p.len) || strcasecmp(p.addr, "postmaster") != 0) {
+		if (strcasecmp(p.addr, "postmaster") != 0) {
 			bad("501 5.1.3 syntax: the address needs a domain"); return;
 		}
 		int n = snprintf(p.addr, sizeof p.addr, "postmaster@%s", me);

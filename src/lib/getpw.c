@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "getpw.h"
 #include "home.h"
 #include "spawn.h"
@@ -68,4 +69,14 @@ int getpw_find(const char *name, struct sysacct *a)
 	if (st == 100) return 0;
 	if (st != 0 || parse(out, a) != 0) { errno = EIO; return -1; }
 	return 1;
+}
+
+int getpw_mailbox(const char *name, struct sysacct *a)
+{
+	int r = getpw_find(name, a);
+	if (r <= 0) return r;
+	if (a->uid == 0 || a->home[0] != '/') return 0;
+	struct stat st;
+	if (stat(a->home, &st) != 0) return errno == ENOENT || errno == ENOTDIR ? 0 : -2;
+	return S_ISDIR(st.st_mode) && st.st_uid == a->uid;
 }

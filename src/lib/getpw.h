@@ -16,5 +16,9 @@ struct sysacct {
 
 /* Runs tern-getpw NAME.  1 found (a filled), 0 no such account, -1 the lookup failed. */
 int getpw_find(const char *name, struct sysacct *a);
+/* A system account that may get mail: found, not root (root gets mail by alias), with an
+ * absolute home that is a directory it owns.  1 yes (a filled), 0 no, -1 the lookup
+ * failed, -2 the home could not be examined (errno set for both). */
+int getpw_mailbox(const char *name, struct sysacct *a);
 
 #endif

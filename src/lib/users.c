@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cdb.h>
@@ -87,14 +88,35 @@ int users_isdomain(const char *domain, size_t n)
 	return find('D', domain, n);
 }
 
-int users_islocal(const char *domain, size_t n)
+static int read_locals(void)
 {
 	if (!localsread) {
 		if (control_readlines(&locals, "locals") < 0) return -1;
 		localsread = 1;
 	}
+	return 0;
+}
+
+int users_islocal(const char *domain, size_t n)
+{
+	if (read_locals() < 0) return -1;
 	if (control_inlist(&locals, domain, n)) return 1;
 	return users_isdomain(domain, n);
+}
+
+int users_systemaccounts(const char *domain, size_t n)
+{
+	unsigned long on;
+	if (control_readulong(&on, "systemaccounts", geteuid() == 0) < 0) return -1;
+	if (!on) return 0;
+	if (read_locals() < 0) return -1;
+	return control_inlist(&locals, domain, n);
+}
+
+int users_role(const char *local, size_t n)
+{
+	return (n == 10 && !strncasecmp(local, "postmaster", 10)) || (n == 5 && !strncasecmp(local, "abuse", 5)) ||
+	       (n == 13 && !strncasecmp(local, "mailer-daemon", 13));
 }
 
 int users_finduser(const char *addr, size_t n, struct user_rec *u)

@@ -29,6 +29,12 @@ int users_islocal(const char *domain, size_t n);
 int users_finduser(const char *addr, size_t n, struct user_rec *u);
 /* Targets appended to sa, each NUL-terminated. Tries the exact address only. */
 int users_findalias(const char *addr, size_t n, stralloc *targets);
+/* 1 if local (n bytes) is postmaster, abuse or mailer-daemon, in any case: these
+ * always resolve, whatever the database holds. */
+int users_role(const char *local, size_t n);
+/* 1 if system accounts may get mail at domain: control/systemaccounts (default 1 when
+ * running as root) and the domain listed in control/locals.  0 no, -1 error (errno). */
+int users_systemaccounts(const char *domain, size_t n);
 void users_close(void);
 
 #endif

@@ -72,6 +72,21 @@ TERN_QUEUE=$H/does-not-exist serve Q "$T_BIN/tern-smtpd" || fail "tcpserver with
 dlgis "queue program missing: 4xx, never 250" "220,250,250 2.1.0,250 2.1.5,451 4.3.0,221 2.0.0,#EOF" \
 	"$Q" "$SEND" +1 "$MSG" +3 'QUIT\r\n' eof
 
+# --- system accounts: RCPT accepts exactly what tern-local would deliver ---
+echo 1 >"$H/control/systemaccounts"
+kill "$Q_PID"; wait "$Q_PID" 2>/dev/null
+serve S "$T_BIN/tern-smtpd" || fail "tcpserver for system accounts"
+home=$(getent passwd daemon | cut -d: -f6)
+owner=$(stat -c %u "$home" 2>/dev/null || echo none)
+if [ "$owner" != "$(id -u daemon)" ]; then want='550 5.1.1'; else want='250 2.1.5'; fi
+dlgis "systemaccounts=1: daemon (home $home, owner $owner) gets $want at RCPT, as tern-local decides" \
+	"220,250,250 2.1.0,$want,221 2.0.0,#EOF" "$S" "$SEND" +1 'MAIL FROM:<a@b.example>\r\n' +1 'RCPT TO:<daemon@localhost>\r\n' +1 'QUIT\r\n' eof
+printf 'x\n' | "$T_BIN/tern-local" a@b.example daemon@localhost >"$H/local.out" 2>/dev/null
+is "systemaccounts=1: tern-local agrees about daemon" "$(cut -c1-5 "$H/local.out")" "$(case $want in 550*) echo 5.1.1;; *) echo 2.0.0;; esac)"
+dlgis "systemaccounts=1: a missing account gets 550 5.1.1" "220,250,250 2.1.0,550 5.1.1,221 2.0.0,#EOF" \
+	"$S" "$SEND" +1 'MAIL FROM:<a@b.example>\r\n' +1 'RCPT TO:<no-such-account-here@localhost>\r\n' +1 'QUIT\r\n' eof
+echo 0 >"$H/control/systemaccounts"
+
 # --- inetd / systemd Accept=yes: the socket on fd 0 and 1, no TCPREMOTEIP ---
 "$PY" - "$T_BIN/tern-smtpd" "$H/out" "$H/inetd.log" <<'PY'
 import os, socket, subprocess, sys
