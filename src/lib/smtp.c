@@ -242,19 +242,3 @@ int smtp_next_param(char **s, char *end, char **name, size_t *nlen, char **val, 
 	*s = p;
 	return 1;
 }
-
-int smtp_xtext_ok(const char *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c == '+') {
-			if (i + 2 >= n) return 0;
-			for (int j = 1; j <= 2; j++) {
-				char h = v[i + j];
-				if (!((h >= '0' && h <= '9') || (h >= 'A' && h <= 'F'))) return 0;
-			}
-			i += 2;
-		} else if (c < 33 || c > 126 || c == '=') return 0;
-	}
-	return 1;
-}

@@ -61,7 +61,5 @@ int smtp_parse_path(const char *s, size_t n, int nodomain_ok, struct smtp_path *
 /* Next "NAME[=VALUE]" of a parameter list: skips spaces, returns 1 with name/value spans
  * (value may be empty; name uppercased in place), 0 at the end, -1 on a malformed one. */
 int smtp_next_param(char **s, char *end, char **name, size_t *nlen, char **val, size_t *vlen);
-/* xtext (RFC 3461 4): 1 if v is valid xtext. */
-int smtp_xtext_ok(const char *v, size_t n);
 
 #endif

@@ -177,6 +177,16 @@ START_TEST(dsn_build)
 	ck_assert_uint_eq(b, ENV_NOTIFY_NEVER);
 	ck_assert(!env_notify_parse("Never,delay", 11, 0, &b));
 	ck_assert(env_envid_ok("abc+2b", 6));
+	/* xtext, RFC 3461 4 (the cases tern-smtpd relies on for ENVID and ORCPT) */
+	static const char *goodx[] = { "abc", "abc+2B", "+41", "+2B+3D", "!~<>;@", "a+2b" };
+	for (size_t i = 0; i < sizeof goodx / sizeof goodx[0]; i++)
+		ck_assert_msg(env_envid_ok(goodx[i], strlen(goodx[i])), "refused: %s", goodx[i]);
+	static const char *badx[] = { "", "a+4", "a+", "+", "a+GG", "a+4G", "a=b", "a b", "\x01", "\x7f", "\xc3\xa9" };
+	for (size_t i = 0; i < sizeof badx / sizeof badx[0]; i++)
+		ck_assert_msg(!env_envid_ok(badx[i], strlen(badx[i])), "accepted: %s", badx[i]);
+	ck_assert(!env_envid_ok("a+41", 3));	/* n bounds it */
+	ck_assert(env_envid_ok("ab=", 2));
+	ck_assert(!env_envid_ok("a\0b", 3));
 	ck_assert(!env_envid_ok("abc=", 4));
 	ck_assert(env_orcpt_ok("utf-8;a\\x{E9}@b", 15));
 	ck_assert(!env_orcpt_ok("rfc822;a@b", 6));	/* n cuts it before ';' */

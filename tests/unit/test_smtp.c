@@ -394,34 +394,6 @@ START_TEST(param_bad)
 }
 END_TEST
 
-/* ---- smtp_xtext_ok ---- */
-
-#define XT(s) smtp_xtext_ok(s, strlen(s))
-START_TEST(xtext)
-{
-	ck_assert_int_eq(XT(""), 1);
-	ck_assert_int_eq(XT("abc"), 1);
-	ck_assert_int_eq(XT("abc+2B"), 1);
-	ck_assert_int_eq(XT("+41"), 1);
-	ck_assert_int_eq(XT("+2B+3D"), 1);
-	ck_assert_int_eq(XT("!~<>;@"), 1);
-	ck_assert_int_eq(XT("a+4"), 0);
-	ck_assert_int_eq(XT("a+"), 0);
-	ck_assert_int_eq(XT("+"), 0);
-	ck_assert_int_eq(XT("a+2b"), 0);		/* hex digits are uppercase */
-	ck_assert_int_eq(XT("a+GG"), 0);
-	ck_assert_int_eq(XT("a+4G"), 0);
-	ck_assert_int_eq(XT("a=b"), 0);
-	ck_assert_int_eq(XT("a b"), 0);
-	ck_assert_int_eq(XT("\x01"), 0);
-	ck_assert_int_eq(XT("\x7f"), 0);
-	ck_assert_int_eq(XT("\xc3\xa9"), 0);
-	ck_assert_int_eq(smtp_xtext_ok("a+41", 3), 0);	/* n bounds it */
-	ck_assert_int_eq(smtp_xtext_ok("ab=", 2), 1);
-	ck_assert_int_eq(smtp_xtext_ok("a\0b", 3), 0);
-}
-END_TEST
-
 /* ---- smtp_getline ---- */
 
 static int in_pipe(const char *s, size_t n, int close_it, int *wr)
@@ -717,7 +689,6 @@ int main(void)
 	tcase_add_test(tc, path_nodomain);
 	tcase_add_test(tc, param_list);
 	tcase_add_test(tc, param_bad);
-	tcase_add_test(tc, xtext);
 	tcase_add_test(tc, getline_crlf);
 	tcase_add_test(tc, getline_bare);
 	tcase_add_test(tc, getline_long);
