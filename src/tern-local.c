@@ -16,7 +16,6 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/auxv.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -33,6 +32,7 @@
 #include "mbox.h"
 #include "qfile.h"
 #include "qlog.h"
+#include "qprog.h"
 #include "sig.h"
 #include "users.h"
 
@@ -854,14 +854,11 @@ static void do_forward(struct ctx *c, struct outcome *o)
 	for (size_t i = 0; i < c->fwd.len; i += strlen(c->fwd.s + i) + 1)
 		if (!env_add_rcpt(&env, c->fwd.s + i)) { set_outcome(o, EX_TEMP, "4.3.0", "out of memory"); return; }
 	if (!env_finish(&env)) { set_outcome(o, EX_TEMP, "4.3.0", "out of memory"); return; }
-	const char *q = getauxval(AT_SECURE) ? 0 : getenv("TERN_QUEUE");
-	if (!q || !*q) {
-		if (tern_binpath(qpath, sizeof qpath, "tern-queue") < 0) {
-			set_outcome(o, EX_TEMP, "4.3.5", "tern-queue path too long");
-			return;
-		}
-		q = qpath;
+	if (qprog_path(qpath, sizeof qpath, 1) < 0) {
+		set_outcome(o, EX_TEMP, "4.3.5", "queue program path too long");
+		return;
 	}
+	const char *q = qpath;
 	char *argv[] = { (char *)q, 0 };
 	struct child_io io;
 	memset(&io, 0, sizeof io);

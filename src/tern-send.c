@@ -22,9 +22,11 @@
 #include "die.h"
 #include "dsn.h"
 #include "env.h"
+#include "fdio.h"
 #include "home.h"
 #include "qfile.h"
 #include "qlog.h"
+#include "qprog.h"
 #include "sig.h"
 #include "spawn.h"
 #include "users.h"
@@ -398,38 +400,23 @@ static int inject_report(struct msg *m, const char *envsender, const char *to,
 			 const struct dsn_rcpt *r, size_t n, int dbl)
 {
 	char path[4096];
-	if (tern_binpath(path, sizeof path, "tern-queue") < 0) return -1;
-	int mp[2], ep[2];
-	if (pipe2(mp, O_CLOEXEC) != 0) return -1;
-	if (pipe2(ep, O_CLOEXEC) != 0) { close(mp[0]); close(mp[1]); return -1; }
-	char *argv[] = { "tern-queue", 0 };
-	int fds[3] = { mp[0], ep[0], -1 };
-	pid_t pid = tern_spawn(path, argv, 0, fds);
-	close(mp[0]); close(ep[0]);
-	if (pid < 0) { close(mp[1]); close(ep[1]); return -1; }
+	struct qprog q;
+	if (qprog_path(path, sizeof path, 0) < 0 || qprog_start(&q, path) < 0) return -1;
 	struct dsn d = {
 		.me = me, .qid = m->qid, .arrival = m->q.ctime, .now = time(0), .to = to,
 		.orig_sender = m->q.sender, .doublebounce = dbl, .rcpt = r, .nrcpt = n,
 		.msgfd = qfile_msgfd(&m->q), .msglen = m->q.msglen, .envid = m->q.dsn.envid,
 		.ret_full = m->q.dsn.ret && strcmp(m->q.dsn.ret, "FULL") == 0, .maxbytes = databytes,
 	};
-	int bad = dsn_write(mp[1], &d) != 0;
+	int bad = dsn_write(q.m, &d) != 0;
 	if (d.msgfd >= 0) close(d.msgfd);
-	close(mp[1]);
+	close(q.m);
 	stralloc env = {0};
 	if (!env_start(&env, envsender) || !env_add_rcpt(&env, to) || !env_finish(&env)) bad = 1;
-	if (!bad) {
-		size_t off = 0;
-		while (off < env.len) {
-			ssize_t w = write(ep[1], env.s + off, env.len - off);
-			if (w < 0 && errno == EINTR) continue;
-			if (w <= 0) { bad = 1; break; }
-			off += (size_t)w;
-		}
-	}
+	if (!bad && fd_write_all(q.e, env.s, env.len) != 0) bad = 1;
 	stralloc_free(&env);
-	close(ep[1]);
-	int rc = tern_wait(pid);
+	close(q.e);
+	int rc = tern_wait(q.pid);
 	return bad || rc != 0 ? -1 : 0;
 }
 

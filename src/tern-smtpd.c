@@ -23,6 +23,7 @@
 #include "getpw.h"
 #include "home.h"
 #include "qlog.h"
+#include "qprog.h"
 #include "smtp.h"
 #include "spawn.h"
 #include "users.h"
@@ -438,20 +439,11 @@ static const char *proto(void)
 static int q_start(void)
 {
 	char path[4096];
-	const char *qp = getenv("TERN_QUEUE");
-	if (qp && *qp) snprintf(path, sizeof path, "%s", qp);
-	else if (tern_binpath(path, sizeof path, "tern-queue") < 0) return -1;
-	int mp[2], ep[2];
-	if (pipe2(mp, O_CLOEXEC) != 0) return -1;
-	if (pipe2(ep, O_CLOEXEC) != 0) { close(mp[0]); close(mp[1]); return -1; }
-	char *argv[] = { path, 0 };
-	int fds[3] = { mp[0], ep[0], -1 };
-	q.pid = tern_spawn(path, argv, 0, fds);
-	close(mp[0]);
-	close(ep[0]);
-	if (q.pid < 0) { close(mp[1]); close(ep[1]); return -1; }
-	q.m = mp[1];
-	q.e = ep[1];
+	struct qprog p;
+	if (qprog_path(path, sizeof path, 1) < 0 || qprog_start(&p, path) < 0) return -1;
+	q.pid = p.pid;
+	q.m = p.m;
+	q.e = p.e;
 	q.werr = q.over = 0;
 	q.size = 0;
 	q.olen = 0;

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/auxv.h>
 #include <fmt.h>
 #include "fdio.h"
 #include "addr.h"
@@ -16,6 +15,7 @@
 #include "header.h"
 #include "home.h"
 #include "inject.h"
+#include "qprog.h"
 #include "sig.h"
 #include "spawn.h"
 
@@ -546,7 +546,7 @@ int inject_exitcode(int q, const char **why)
 }
 
 /* The queue program's pipes: message (m) and envelope (e). */
-struct qrun { pid_t pid; int m, e; const char *path; };
+struct qrun { pid_t pid; int m, e; const char *path; };	/* pid, m, e as in struct qprog */
 
 static int fd_writer(void *ctx, const char *s, size_t n)
 {
@@ -566,21 +566,13 @@ static void die_engine(struct inject *ij, int r)
 static void queue_start(struct qrun *q)
 {
 	static char path[4096];
-	const char *env = getauxval(AT_SECURE) ? 0 : getenv("TERN_QUEUE");
-	if (env && *env) q->path = env;
-	else if (tern_binpath(path, sizeof path, "tern-queue") == 0) q->path = path;
-	else tern_die(75, "cannot run the queue program: path too long");
-	int mp[2], ep[2];
-	if (pipe2(mp, O_CLOEXEC) != 0 || pipe2(ep, O_CLOEXEC) != 0)
-		tern_die_sys(75, "cannot run the queue program: pipe");
-	char *argv[] = { (char *)q->path, 0 };
-	int fds[3] = { mp[0], ep[0], -1 };
-	q->pid = tern_spawn(q->path, argv, 0, fds);
-	if (q->pid < 0) tern_die_sys(75, "cannot run the queue program ", q->path);
-	close(mp[0]);
-	close(ep[0]);
-	q->m = mp[1];
-	q->e = ep[1];
+	if (qprog_path(path, sizeof path, 1) < 0) tern_die(75, "cannot run the queue program: path too long");
+	q->path = path;
+	struct qprog p;
+	if (qprog_start(&p, path) < 0) tern_die_sys(75, "cannot run the queue program ", path);
+	q->pid = p.pid;
+	q->m = p.m;
+	q->e = p.e;
 }
 
 /* Waits for the queue program and exits as its exit code says. */
