@@ -521,7 +521,7 @@ static void accepted(int st)
 
 static void __attribute__((noreturn)) lost(int r)
 {
-	if (q.pid > 0) q_finish(0);
+	q_abort();
 	if (r == SMTP_TIMEOUT) quit("421 4.4.2 timeout, closing", "timeout in message");
 	quit(0, "connection lost in message");
 }
