@@ -1,5 +1,6 @@
 /* tern-send: the scheduler.  Long-running; picks up new messages from the trigger FIFO,
- * delivers each recipient (tern-local now, tern-remote once it exists) in parallel,
+ * delivers each recipient in parallel (tern-local one recipient at a time; tern-remote
+ * sessions one domain's recipients at a time, connections reused per destination),
  * retries temporary failures on a backoff schedule, bounces permanent ones (RFC 3464),
  * reports successes asked for with NOTIFY=SUCCESS (RFC 3461), and removes a message when
  * every recipient is final.  doc/queue.md has the states. */
@@ -14,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -27,6 +29,7 @@
 #include "qfile.h"
 #include "qlog.h"
 #include "qprog.h"
+#include "route.h"
 #include "sig.h"
 #include "spawn.h"
 #include "users.h"
@@ -35,6 +38,10 @@
 #define MAXJOBS 1000
 #define NBUCKET 65536
 #define DOUBLEBOUNCE_SENDER "#@[]"
+#define MAXSESS 1000		/* tern-remote sessions */
+#define MAXROUNDS 512		/* messages open at once */
+#define RJOBMAX 100		/* recipients in one remote job (RFC 5321 4.5.3.1.8) */
+#define SESS_IDLE 2		/* seconds an idle connection waits for more mail */
 
 /* Backoff after the n-th temporary failure (doc/queue.md). */
 static const unsigned backoff[] = { 60, 300, 900, 1800, 3600, 7200, 14400 };
@@ -50,7 +57,38 @@ struct msg {
 	size_t inflight, scan;
 	struct qfile q;			/* open during a round */
 	struct qinfo_rcpt *info;
+	char *busy;			/* per recipient: in a remote job this round */
 	int infodirty;
+};
+
+/* A destination: a relay from smtproutes, or a domain's MX (route_dest). */
+struct dest {
+	struct dest *next;
+	char key[320];
+	size_t sessions;		/* tern-remote sessions running for it */
+	time_t holduntil;		/* backoff: no new connection before */
+	unsigned failures;		/* connection failures in a row */
+	char status[16], text[400];	/* the last one */
+	struct rjob *qhead, *qtail;	/* jobs waiting for a session */
+};
+
+/* One remote delivery: one message's recipients of one domain. */
+struct rjob {
+	struct rjob *next;
+	struct msg *m;
+	struct dest *d;
+	size_t n;
+	size_t idx[RJOBMAX];
+};
+
+struct rsess {
+	pid_t pid;
+	int fd;				/* our end of the job socket; -1 once closed */
+	struct dest *d;
+	struct rjob *job;		/* the job running, or 0 when idle */
+	struct timeval start;
+	time_t idle;			/* idle since */
+	int exited, status;
 };
 
 struct job {
@@ -75,8 +113,13 @@ static size_t heaplen, heapcap;
 static size_t nmsg;
 static int stopping;
 static int dirfsync_pending;
+static size_t nround;
+static struct dest *dests;
+static struct rsess sess[MAXSESS];
+static size_t nsess;
+static stralloc routes;
 
-static unsigned long conc_local = 10, lifetime = 432000, databytes = 52428800;
+static unsigned long conc_local = 10, conc_remote = 20, conc_dest = 5, lifetime = 432000, databytes = 52428800;
 static char me[256], doublebounceto[512];
 
 /* ---- configuration ---- */
@@ -86,6 +129,12 @@ static void read_control(void)
 	unsigned long v;
 	if (control_readulong(&v, "concurrencylocal", 10) >= 0) conc_local = v < 1 ? 1 : v > MAXJOBS ? MAXJOBS : v;
 	else tern_warn_sys("control/concurrencylocal unreadable; keeping ", "the old value");
+	if (control_readulong(&v, "concurrencyremote", 20) >= 0) conc_remote = v < 1 ? 1 : v > MAXSESS ? MAXSESS : v;
+	else tern_warn_sys("control/concurrencyremote unreadable; keeping ", "the old value");
+	if (control_readulong(&v, "concurrencydest", 5) >= 0) conc_dest = v < 1 ? 1 : v;
+	else tern_warn_sys("control/concurrencydest unreadable; keeping ", "the old value");
+	if (control_readlines(&routes, "smtproutes") < 0)
+		tern_warn_sys("control/smtproutes unreadable; keeping ", "the old routes");
 	if (control_readulong(&v, "queuelifetime", 432000) >= 0) lifetime = v;
 	else tern_warn_sys("control/queuelifetime unreadable; keeping ", "the old value");
 	/* A report bigger than databytes would be refused by tern-queue forever. */
@@ -127,7 +176,7 @@ static void forget(struct msg *m)
 	if (*pp) *pp = m->hnext;
 	m->dead = 1;
 	nmsg--;
-	if (!m->heaprefs) { free(m->info); free(m); }
+	if (!m->heaprefs) { free(m->info); free(m->busy); free(m); }
 }
 
 static void heap_push(time_t t, struct msg *m)
@@ -226,7 +275,8 @@ static void round_begin(struct msg *m, time_t now)
 	m->nrcpt = m->q.nrcpt;
 	if (!m->info) {
 		m->info = calloc(m->q.nrcpt, sizeof *m->info);
-		if (!m->info) tern_die(EX_TEMP, "out of memory");
+		m->busy = calloc(m->q.nrcpt ? m->q.nrcpt : 1, 1);
+		if (!m->info || !m->busy) tern_die(EX_TEMP, "out of memory");
 		if (qinfo_load(m->qid, m->info, m->q.nrcpt) != 0) tern_warn_sys("reading queue/info/", m->qid);
 		struct qlog l;
 		qlog_start(&l);
@@ -239,6 +289,7 @@ static void round_begin(struct msg *m, time_t now)
 		qlog_emit(&l);
 	}
 	m->inround = 1;
+	nround++;
 	m->scan = 0;
 	m->inflight = 0;
 	ready_push(m);
@@ -269,13 +320,14 @@ static int sender_notifiable(const struct msg *m)
 }
 
 static void log_result(const char *event, const struct msg *m, size_t i, const char *status,
-		       const char *text, double delay)
+		       const char *text, const char *relay, double delay)
 {
 	struct qlog l;
 	qlog_start(&l);
 	qlog_kv(&l, "qid", m->qid);
 	qlog_kv(&l, "event", event);
 	qlog_kv(&l, "rcpt", m->q.rcpt[i]);
+	if (relay) qlog_kv(&l, "relay", relay);
 	if (delay >= 0) qlog_kvt(&l, "delay", delay);
 	qlog_kv(&l, "status", status);
 	qlog_kv(&l, "text", text);
@@ -299,7 +351,8 @@ static void set_final(struct msg *m, size_t i, char st)
 }
 
 /* A temporary failure: retry later, or give up once the lifetime is over. */
-static void defer(struct msg *m, size_t i, const char *status, const char *text, time_t now, double delay)
+static void defer(struct msg *m, size_t i, const char *status, const char *text, const char *relay,
+		  time_t now, double delay)
 {
 	struct qinfo_rcpt *r = &m->info[i];
 	r->attempts++;
@@ -310,14 +363,14 @@ static void defer(struct msg *m, size_t i, const char *status, const char *text,
 		snprintf(r->status, sizeof r->status, "5.4.7");
 		snprintf(r->text, sizeof r->text, "delivery time expired; last error: %s %s", status, text);
 		set_final(m, i, QS_FAILED);
-		log_result("failed", m, i, r->status, r->text, delay);
+		log_result("failed", m, i, r->status, r->text, relay, delay);
 		return;
 	}
 	size_t n = sizeof backoff / sizeof backoff[0];
 	time_t next = now + backoff[r->attempts - 1 < n ? r->attempts - 1 : n - 1];
 	if (next > m->q.ctime + (time_t)lifetime) next = m->q.ctime + (time_t)lifetime;
 	r->next = next;
-	log_result("deferred", m, i, status, text, delay);
+	log_result("deferred", m, i, status, text, relay, delay);
 }
 
 extern char **environ;
@@ -366,6 +419,350 @@ static int spawn_local(struct msg *m, size_t i, struct job *j)
 
 static void round_end(struct msg *m, time_t now);
 
+/* ---- remote deliveries: destinations, jobs, tern-remote sessions ---- */
+
+static struct dest *dest_get(const char *key)
+{
+	for (struct dest *d = dests; d; d = d->next)
+		if (strcmp(d->key, key) == 0) return d;
+	struct dest *d = calloc(1, sizeof *d);
+	if (!d) tern_die(EX_TEMP, "out of memory");
+	snprintf(d->key, sizeof d->key, "%s", key);
+	d->next = dests;
+	dests = d;
+	return d;
+}
+
+/* The domain of address a (after its last '@'), n bytes; 0 if none. */
+static const char *domain_of(const char *a, size_t *n)
+{
+	size_t len = strlen(a), at = addr_at(a, len);
+	if (at == len) return 0;
+	*n = len - at - 1;
+	return a + at + 1;
+}
+
+/* Recipient i and the others of its domain that are due now become one job, queued on
+ * their destination. */
+static void remote_group(struct msg *m, size_t i, time_t now)
+{
+	size_t dl = 0;
+	const char *dom = domain_of(m->q.rcpt[i], &dl);
+	if (!dom) dom = "";
+	struct route rt;
+	char key[320];
+	route_lookup(&routes, dom, dl, &rt);
+	if (route_dest(key, sizeof key, &rt, dom, dl) != 0) {
+		struct qinfo_rcpt *r = &m->info[i];
+		snprintf(r->status, sizeof r->status, "5.1.2");
+		snprintf(r->text, sizeof r->text, "domain name too long");
+		m->infodirty = 1;
+		set_final(m, i, QS_FAILED);
+		log_result("failed", m, i, r->status, r->text, 0, -1);
+		return;
+	}
+	struct rjob *j = calloc(1, sizeof *j);
+	if (!j) tern_die(EX_TEMP, "out of memory");
+	j->m = m;
+	j->d = dest_get(key);
+	for (size_t k = i; k < m->q.nrcpt && j->n < RJOBMAX; k++) {
+		size_t kl;
+		const char *kd;
+		if (k != i && (m->q.state[k] != QS_PENDING || m->info[k].next > now || m->busy[k])) continue;
+		if (k != i && (!(kd = domain_of(m->q.rcpt[k], &kl)) || kl != dl || strncasecmp(kd, dom, dl) != 0)) continue;
+		m->busy[k] = 1;
+		j->idx[j->n++] = k;
+	}
+	if (j->d->qtail) j->d->qtail->next = j; else j->d->qhead = j;
+	j->d->qtail = j;
+	m->inflight++;
+}
+
+static void log_dest(const char *event, const struct dest *d)
+{
+	struct qlog l;
+	qlog_start(&l);
+	qlog_kv(&l, "event", event);
+	qlog_kv(&l, "dest", d->key);
+	if (d->holduntil) { qlog_kvu(&l, "failures", d->failures); qlog_kvu(&l, "hold", (unsigned long long)(d->holduntil - time(0))); }
+	qlog_emit(&l);
+}
+
+static void outcome(struct msg *m, size_t i, char kind, const char *status, const char *text,
+		    const char *relay, double delay, time_t now);
+
+/* The job's recipients all get the same temporary result. */
+static void rjob_defer(struct rjob *j, const char *status, const char *text, time_t now)
+{
+	for (size_t k = 0; k < j->n; k++) outcome(j->m, j->idx[k], 's', status, text, 0, -1, now);
+}
+
+static void rjob_done(struct rjob *j, time_t now)
+{
+	struct msg *m = j->m;
+	for (size_t k = 0; k < j->n; k++) m->busy[j->idx[k]] = 0;
+	free(j);
+	m->inflight--;
+	if (!m->onready && m->inflight == 0) round_end(m, now);
+}
+
+static int sess_start(struct dest *d)
+{
+	char path[4096];
+	int sv[2];
+	if (tern_binpath(path, sizeof path, "tern-remote") < 0) { errno = ENAMETOOLONG; return -1; }
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+	char *argv[] = { "tern-remote", "-s", 0 };
+	int fds[3] = { sv[1], -1, -1 };
+	pid_t pid = tern_spawn(path, argv, 0, fds);
+	int e = errno;
+	close(sv[1]);
+	if (pid < 0) { close(sv[0]); errno = e; return -1; }
+	struct rsess *s = &sess[nsess++];
+	memset(s, 0, sizeof *s);
+	s->pid = pid;
+	s->fd = sv[0];
+	s->d = d;
+	d->sessions++;
+	return 0;
+}
+
+/* Hands job j to idle session s: one packet "J<msglen> <qid>\n" + envelope, with the
+ * message's fd attached. */
+static int sess_send(struct rsess *s, struct rjob *j)
+{
+	struct msg *m = j->m;
+	stralloc pk = {0}, env = {0};
+	char head[96];
+	snprintf(head, sizeof head, "J%llu %s\n", (unsigned long long)m->q.msglen, m->qid);
+	int ok = env_start(&env, m->q.sender);
+	if (ok && m->q.dsn.envid) ok = env_add_envid(&env, m->q.dsn.envid);
+	if (ok && m->q.dsn.ret) ok = env_add_ret(&env, m->q.dsn.ret);
+	for (size_t k = 0; ok && k < j->n; k++) {
+		size_t i = j->idx[k];
+		unsigned bits;
+		ok = env_add_rcpt(&env, m->q.rcpt[i]);
+		if (ok && m->q.notify[i] && env_notify_parse(m->q.notify[i], strlen(m->q.notify[i]), 1, &bits))
+			ok = env_add_notify(&env, bits);
+		if (ok && m->q.orcpt[i]) ok = env_add_orcpt(&env, m->q.orcpt[i]);
+	}
+	/* env_start begins a new envelope: the head goes in front afterwards. */
+	if (ok) ok = env_finish(&env) && stralloc_copys(&pk, head) && stralloc_cat(&pk, &env);
+	stralloc_free(&env);
+	if (!ok) tern_die(EX_TEMP, "out of memory");
+	int fd = qfile_msgfd(&m->q);
+	if (fd < 0) { stralloc_free(&pk); return -1; }
+	struct iovec iov = { pk.s, pk.len };
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cm;
+	memset(&cm, 0, sizeof cm);
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
+	struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &fd, sizeof fd);
+	ssize_t r;
+	do r = sendmsg(s->fd, &mh, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
+	int e = errno;
+	close(fd);
+	stralloc_free(&pk);
+	if (r < 0) { errno = e; return -1; }
+	s->job = j;
+	gettimeofday(&s->start, 0);
+	return 0;
+}
+
+/* A session's socket closes: tern-remote says QUIT and exits. */
+static void sess_close(struct rsess *s)
+{
+	if (s->fd >= 0) close(s->fd);
+	s->fd = -1;
+}
+
+/* Starts the waiting remote jobs that have a session or may get one. */
+static void remote_dispatch(time_t now)
+{
+	size_t total = 0;
+	for (size_t k = 0; k < nsess; k++) if (sess[k].fd >= 0) total++;
+	for (struct dest *d = dests; d; d = d->next) {
+		if (!d->qhead) continue;
+		if (d->holduntil > now) {
+			/* The destination failed lately: don't hammer it; its jobs wait. */
+			char why[1024];
+			snprintf(why, sizeof why, "destination %s held after %u failures: %s", d->key, d->failures, d->text);
+			while (d->qhead) {
+				struct rjob *j = d->qhead;
+				d->qhead = j->next;
+				rjob_defer(j, d->status[0] ? d->status : "4.4.1", why, now);
+				for (size_t k = 0; k < j->n; k++)
+					if (j->m->info[j->idx[k]].next < d->holduntil) j->m->info[j->idx[k]].next = d->holduntil;
+				rjob_done(j, now);
+			}
+			d->qtail = 0;
+			continue;
+		}
+		while (d->qhead && !stopping) {
+			struct rsess *s = 0;
+			for (size_t k = 0; k < nsess && !s; k++)
+				if (sess[k].d == d && sess[k].fd >= 0 && !sess[k].job) s = &sess[k];
+			if (!s) {
+				if (d->sessions >= conc_dest || nsess >= MAXSESS) break;
+				if (total >= conc_remote) {
+					/* Make room: an idle connection to another destination goes. */
+					struct rsess *idle = 0;
+					for (size_t k = 0; k < nsess && !idle; k++)
+						if (sess[k].fd >= 0 && !sess[k].job) idle = &sess[k];
+					if (!idle) break;
+					sess_close(idle);
+					total--;
+				}
+				if (sess_start(d) != 0) {
+					tern_warn_sys("starting tern-remote for ", d->key);
+					struct rjob *j = d->qhead;
+					d->qhead = j->next;
+					if (!d->qhead) d->qtail = 0;
+					rjob_defer(j, "4.3.0", "cannot start tern-remote", now);
+					rjob_done(j, now);
+					continue;
+				}
+				total++;
+				s = &sess[nsess - 1];
+			}
+			struct rjob *j = d->qhead;
+			d->qhead = j->next;
+			if (!d->qhead) d->qtail = 0;
+			j->next = 0;
+			if (sess_send(s, j) != 0) {
+				tern_warn_sys("handing a job to tern-remote for ", d->key);
+				sess_close(s);
+				rjob_defer(j, "4.3.0", "cannot hand the message to tern-remote", now);
+				rjob_done(j, now);
+			}
+		}
+	}
+}
+
+/* Applies one tern-remote answer: a line per recipient, then the message's line. */
+static void sess_result(struct rsess *s, const char *b, size_t n, time_t now)
+{
+	struct rjob *j = s->job;
+	struct timeval tv;
+	gettimeofday(&tv, 0);
+	double delay = -1;
+	const char *lines[RJOBMAX + 1];
+	size_t nl = 0;
+	char buf[RJOBMAX * 600];
+	if (n >= sizeof buf) n = sizeof buf - 1;
+	memcpy(buf, b, n);
+	buf[n] = 0;
+	for (char *p = buf; *p && nl <= j->n;) {
+		char *e = strchr(p, '\n');
+		if (!e) break;
+		*e = 0;
+		lines[nl++] = p;
+		p = e + 1;
+	}
+	/* The message line: "R|H|S status relay text" (doc/tern-remote.8). */
+	char relay[320] = "-", mstatus[16] = "4.3.0";
+	const char *mtext = "tern-remote gave no result";
+	int whole = nl == j->n + 1;
+	if (nl >= 1) {
+		const char *ml = lines[nl - 1];
+		if (sscanf(ml + 1, " %15s %319s", mstatus, relay) == 2) {
+			const char *t = strchr(ml + 2, ' ');
+			t = t ? strchr(t + 1, ' ') : 0;
+			mtext = t ? t + 1 : "";
+		}
+	}
+	(void)delay;
+	int accepted = 0, connfail = 0;
+	for (size_t k = 0; k < j->n; k++) {
+		size_t i = j->idx[k];
+		char kind = 's', status[16];
+		const char *text = mtext;
+		snprintf(status, sizeof status, "%s", mstatus[0] == '4' ? mstatus : "4.3.0");
+		if (whole) {
+			const char *l = lines[k];
+			char st[16];
+			if ((l[0] == 'r' || l[0] == 'h' || l[0] == 's') && sscanf(l + 1, " %15s", st) == 1) {
+				kind = l[0];
+				snprintf(status, sizeof status, "%s", st);
+				const char *t = strchr(l + 2, ' ');
+				text = t ? t + 1 : "";
+			}
+		}
+		if (kind == 'r') accepted = 1;
+		outcome(j->m, i, kind, status, text, relay, (double)(tv.tv_sec - j->m->q.ctime), now);
+	}
+	/* No session with the destination at all: back off from it (doc/tern-send.8). */
+	struct dest *d = s->d;
+	connfail = !accepted && strcmp(relay, "-") == 0 && strncmp(mstatus, "4.4.", 4) == 0;
+	if (connfail) {
+		d->failures++;
+		unsigned wait = 60u << (d->failures > 6 ? 6 : d->failures - 1);
+		if (wait > 3600) wait = 3600;
+		d->holduntil = now + wait;
+		snprintf(d->status, sizeof d->status, "%s", mstatus);
+		snprintf(d->text, sizeof d->text, "%s", mtext);
+		log_dest("dest-hold", d);
+	} else if (d->failures) {
+		d->failures = 0;
+		d->holduntil = 0;
+		log_dest("dest-ok", d);
+	}
+	s->job = 0;
+	s->idle = now;
+	rjob_done(j, now);
+}
+
+static void sess_read(struct rsess *s, time_t now)
+{
+	static char b[RJOBMAX * 600];
+	if (s->fd < 0) return;
+	ssize_t r;
+	do r = recv(s->fd, b, sizeof b, MSG_DONTWAIT); while (r < 0 && errno == EINTR);
+	if (r < 0 && errno == EAGAIN) return;
+	if (r <= 0) { sess_close(s); return; }	/* it died: reap() settles its job */
+	if (!s->job) return;
+	sess_result(s, b, (size_t)r, now);
+}
+
+/* Sessions that ended: their job, if any, is retried; the slot is freed. */
+static void sess_reap(time_t now)
+{
+	for (size_t k = 0; k < nsess;) {
+		struct rsess *s = &sess[k];
+		if (!s->exited) { k++; continue; }
+		if (s->fd >= 0) sess_read(s, now);	/* an answer written just before it ended */
+		if (s->job) {
+			char why[96];
+			snprintf(why, sizeof why, "tern-remote ended (status %d) during the delivery", s->status);
+			struct rjob *j = s->job;
+			s->job = 0;
+			rjob_defer(j, "4.3.0", why, now);
+			rjob_done(j, now);
+		}
+		sess_close(s);
+		s->d->sessions--;
+		sess[k] = sess[--nsess];
+	}
+}
+
+/* Idle connections end after SESS_IDLE seconds, or at once when stopping. */
+static void sess_expire(time_t now)
+{
+	for (size_t k = 0; k < nsess; k++) {
+		struct rsess *s = &sess[k];
+		if (s->fd >= 0 && !s->job && (stopping || now - s->idle >= SESS_IDLE) && !s->d->qhead) sess_close(s);
+	}
+	/* Destinations nobody needs any more are forgotten, unless they are held. */
+	for (struct dest **pp = &dests; *pp;) {
+		struct dest *d = *pp;
+		if (!d->sessions && !d->qhead && d->holduntil <= now) { *pp = d->next; free(d); }
+		else pp = &d->next;
+	}
+}
+
 /* Starts deliveries from the ready list while slots are free. */
 static void dispatch(time_t now)
 {
@@ -374,15 +771,16 @@ static void dispatch(time_t now)
 		while (m->scan < m->q.nrcpt) {
 			size_t i = m->scan;
 			if (m->q.state[i] != QS_PENDING || m->info[i].next > now) { m->scan++; continue; }
+			if (m->busy[i]) { m->scan++; continue; }
 			if (!is_local(m->q.rcpt[i])) {
-				defer(m, i, "4.4.0", "remote delivery is not available yet (no tern-remote)", now, -1);
+				remote_group(m, i, now);
 				m->scan++;
 				continue;
 			}
 			if (njobs >= conc_local) return;
 			if (spawn_local(m, i, &jobs[njobs]) != 0) {
 				tern_warn_sys("spawning tern-local for ", m->qid);
-				defer(m, i, "4.3.0", "cannot start tern-local", now, -1);
+				defer(m, i, "4.3.0", "cannot start tern-local", 0, now, -1);
 				m->scan++;
 				continue;
 			}
@@ -480,6 +878,7 @@ static void report(struct msg *m, int success)
 
 static void round_end(struct msg *m, time_t now)
 {
+	nround--;
 	report(m, 0);
 	report(m, 1);
 	time_t wake = 0;
@@ -548,6 +947,38 @@ static void split_result(struct job *j, char status[16], const char **text, cons
 	if (!**text) *text = "(no reason given)";
 }
 
+/* One recipient's result: r delivered, h failed for good, s try again later. */
+static void outcome(struct msg *m, size_t i, char kind, const char *status, const char *text,
+		    const char *relay, double delay, time_t now)
+{
+	char st[16];
+	snprintf(st, sizeof st, "%s", status);
+	if (kind == 'r') {
+		if (st[0] != '2') snprintf(st, sizeof st, "2.0.0");
+		/* NOTIFY=SUCCESS: a report is owed; S keeps that across a crash until it is queued. */
+		int owed = (notify_bits(m, i) & ENV_NOTIFY_SUCCESS) && sender_notifiable(m);
+		if (owed) {
+			struct qinfo_rcpt *r = &m->info[i];
+			snprintf(r->status, sizeof r->status, "%s", st);
+			snprintf(r->text, sizeof r->text, "delivered");
+			m->infodirty = 1;
+		}
+		set_final(m, i, owed ? QS_NOTIFY : QS_DONE);
+		log_result("delivered", m, i, st, text, relay, delay);
+	} else if (kind == 'h') {
+		if (st[0] != '5') snprintf(st, sizeof st, "5.0.0");
+		struct qinfo_rcpt *r = &m->info[i];
+		snprintf(r->status, sizeof r->status, "%s", st);
+		snprintf(r->text, sizeof r->text, "%s", text);
+		m->infodirty = 1;
+		set_final(m, i, QS_FAILED);
+		log_result("failed", m, i, st, text, relay, delay);
+	} else {
+		if (st[0] != '4') snprintf(st, sizeof st, "4.3.0");
+		defer(m, i, st, text, relay, now, delay);
+	}
+}
+
 static void job_finish(struct job *j, time_t now)
 {
 	struct msg *m = j->m;
@@ -564,34 +995,18 @@ static void job_finish(struct job *j, time_t now)
 	int code = j->status;
 	if (code == 0 || code == 99) {
 		split_result(j, status, &text, "2.0.0");
-		/* NOTIFY=SUCCESS: a report is owed; S keeps that across a crash until it is queued. */
-		int owed = (notify_bits(m, i) & ENV_NOTIFY_SUCCESS) && sender_notifiable(m);
-		if (owed) {
-			struct qinfo_rcpt *r = &m->info[i];
-			snprintf(r->status, sizeof r->status, "%s", status);
-			snprintf(r->text, sizeof r->text, "delivered");
-			m->infodirty = 1;
-		}
-		set_final(m, i, owed ? QS_NOTIFY : QS_DONE);
-		log_result("delivered", m, i, status, text, delay);
+		outcome(m, i, 'r', status, text, 0, delay, now);
 	} else if (code == 100) {
 		split_result(j, status, &text, "5.0.0");
-		if (status[0] != '5') snprintf(status, sizeof status, "5.0.0");
-		struct qinfo_rcpt *r = &m->info[i];
-		snprintf(r->status, sizeof r->status, "%s", status);
-		snprintf(r->text, sizeof r->text, "%s", text);
-		m->infodirty = 1;
-		set_final(m, i, QS_FAILED);
-		log_result("failed", m, i, status, text, delay);
+		outcome(m, i, 'h', status, text, 0, delay, now);
 	} else {
 		split_result(j, status, &text, "4.3.0");
-		if (status[0] != '4') snprintf(status, sizeof status, "4.3.0");
 		char why[480];
 		if (code != 111) {
 			snprintf(why, sizeof why, "tern-local exited %d: %s", code, text);
 			text = why;
 		}
-		defer(m, i, status, text, now, delay);
+		outcome(m, i, 's', status, text, 0, delay, now);
 	}
 	close(j->fd);
 	m->inflight--;
@@ -603,12 +1018,13 @@ static void reap(time_t now)
 	pid_t pid;
 	int st;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (size_t k = 0; k < njobs; k++) {
-			if (jobs[k].pid != pid) continue;
-			jobs[k].exited = 1;
-			jobs[k].status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		}
+		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		for (size_t k = 0; k < njobs; k++)
+			if (jobs[k].pid == pid) { jobs[k].exited = 1; jobs[k].status = code; }
+		for (size_t k = 0; k < nsess; k++)
+			if (sess[k].pid == pid) { sess[k].exited = 1; sess[k].status = code; }
 	}
+	sess_reap(now);
 	for (size_t k = 0; k < njobs;) {
 		struct job *j = &jobs[k];
 		if (j->exited) {
@@ -769,36 +1185,44 @@ int main(void)
 	time_t lastscan = time(0), stopat = 0;
 	for (;;) {
 		time_t now = time(0);
-		while (!stopping && heaplen && heap[0].t <= now) {
+		while (!stopping && heaplen && heap[0].t <= now && nround < MAXROUNDS) {
 			struct heapent h = heap_pop();
 			if (h.m->dead) {
-				if (!h.m->heaprefs) { free(h.m->info); free(h.m); }
+				if (!h.m->heaprefs) { free(h.m->info); free(h.m->busy); free(h.m); }
 				continue;
 			}
 			if (h.m->inround || h.m->wake != h.t) continue;	/* stale entry */
 			round_begin(h.m, now);
 		}
 		dispatch(now);
+		remote_dispatch(now);
+		sess_expire(now);
 		if (dirfsync_pending) fsync_messdir();
-		if (stopping && njobs == 0) break;
+		if (stopping && njobs == 0 && nsess == 0) break;
 		if (stopping && now >= stopat) {
 			tern_warn("stopping with deliveries still running; they will be retried");
 			break;
 		}
 		int timeout = 60000;
-		if (heaplen && !stopping) {
+		if (heaplen && !stopping && nround < MAXROUNDS) {
 			time_t d = heap[0].t - now;
 			timeout = d <= 0 ? 0 : d > 60 ? 60000 : (int)d * 1000;
 		}
 		if (ready_head && njobs < conc_local) timeout = 0;
-		struct pollfd p[2 + MAXJOBS];
+		for (size_t k = 0; k < nsess; k++)
+			if (sess[k].fd >= 0 && !sess[k].job && timeout > SESS_IDLE * 1000) timeout = SESS_IDLE * 1000;
+		static struct pollfd p[2 + MAXJOBS + MAXSESS];
 		p[0].fd = sfd; p[0].events = POLLIN;
 		p[1].fd = stopping ? -1 : tfd; p[1].events = POLLIN;
 		for (size_t k = 0; k < njobs; k++) { p[2 + k].fd = jobs[k].fd; p[2 + k].events = POLLIN; }
-		if (poll(p, 2 + njobs, timeout) < 0 && errno != EINTR) tern_die_sys(EX_TEMP, "poll");
+		for (size_t k = 0; k < nsess; k++) { p[2 + njobs + k].fd = sess[k].fd; p[2 + njobs + k].events = POLLIN; }
+		size_t nsess0 = nsess;
+		if (poll(p, 2 + njobs + nsess, timeout) < 0 && errno != EINTR) tern_die_sys(EX_TEMP, "poll");
 		now = time(0);
 		for (size_t k = 0; k < njobs; k++)
 			if (p[2 + k].revents) job_read(&jobs[k]);
+		for (size_t k = 0; k < nsess0; k++)
+			if (p[2 + njobs + k].revents && p[2 + njobs + k].fd == sess[k].fd) sess_read(&sess[k], now);
 		if (p[0].revents) {
 			unsigned char s[64];
 			ssize_t n = read(sfd, s, sizeof s);
