@@ -10,6 +10,7 @@
  * The contract is doc/tern-remote.8. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ifaddrs.h>
 #include <poll.h>
 #include <signal.h>
@@ -930,19 +931,40 @@ static void session(void)
 	conn_close(&conn, 1);
 }
 
+/* -u UID:GID: the account tern-send chose (control/remoteuser); from here on nothing of
+ * root's is needed: the message comes as an fd, the rest is the network. */
+static void drop(const char *ids)
+{
+	unsigned long uid = 0, gid = 0;
+	const char *c = strchr(ids, ':');
+	char u[32];
+	if (!c || (size_t)(c - ids) >= sizeof u) tern_die(EX_TEMP, "-u wants UID:GID");
+	memcpy(u, ids, (size_t)(c - ids));
+	u[c - ids] = 0;
+	if (tern_scan_ulong(u, &uid) < 0 || tern_scan_ulong(c + 1, &gid) < 0 || !uid)
+		tern_die(EX_TEMP, "-u wants UID:GID, not root");
+	gid_t g = (gid_t)gid;
+	if (setgroups(1, &g) != 0 || setgid(g) != 0 || setuid((uid_t)uid) != 0)
+		tern_die_sys(EX_TEMP, "dropping privileges to ", ids);
+	if (setuid(0) == 0) tern_die(EX_TEMP, "could regain root after dropping privileges");
+}
+
 int main(int argc, char **argv)
 {
 	tern_prog = "tern-remote";
 	signal(SIGPIPE, SIG_IGN);
 	int opt, sess = 0;
 	const char *sender = "";
-	while ((opt = getopt(argc, argv, "sf:")) != -1) {
+	const char *ids = 0;
+	while ((opt = getopt(argc, argv, "sf:u:")) != -1) {
 		if (opt == 's') sess = 1;
 		else if (opt == 'f') sender = optarg;
-		else tern_die(100, "usage: tern-remote [-f sender] recipient... < message | tern-remote -s");
+		else if (opt == 'u') ids = optarg;
+		else tern_die(100, "usage: tern-remote [-u uid:gid] [-f sender] recipient... < message | tern-remote [-u uid:gid] -s");
 	}
 	read_control();
 	read_localips();
+	if (ids) drop(ids);
 	dnsmx_timeout(60);
 	if (sess) {
 		if (optind != argc) tern_die(100, "usage: tern-remote -s (jobs on fd 0)");

@@ -25,6 +25,7 @@
 #include "dsn.h"
 #include "env.h"
 #include "fdio.h"
+#include "getpw.h"
 #include "home.h"
 #include "qfile.h"
 #include "qlog.h"
@@ -118,6 +119,8 @@ static struct dest *dests;
 static struct rsess sess[MAXSESS];
 static size_t nsess;
 static stralloc routes;
+static char remoteids[64];	/* "-uUID:GID" for tern-remote when running as root */
+static int remoteuser_ok = 1;
 
 static unsigned long conc_local = 10, conc_remote = 20, conc_dest = 5, lifetime = 432000, databytes = 52428800;
 static char me[256], doublebounceto[512];
@@ -150,6 +153,21 @@ static void read_control(void)
 		snprintf(doublebounceto + l, sizeof doublebounceto - l, "@%s", me);
 	}
 	users_close();
+	/* tern-remote talks to the network: as root it runs as control/remoteuser. */
+	remoteids[0] = 0;
+	remoteuser_ok = 1;
+	if (geteuid() == 0) {
+		char name[256];
+		struct sysacct a;
+		if (control_readline(name, sizeof name, "remoteuser", "nobody") < 0 || !*name) snprintf(name, sizeof name, "nobody");
+		int r = getpw_find(name, &a);
+		if (r == 1 && a.uid != 0) snprintf(remoteids, sizeof remoteids, "-u%lu:%lu", (unsigned long)a.uid, (unsigned long)a.gid);
+		else {
+			remoteuser_ok = 0;
+			tern_warn("control/remoteuser: no usable account ", name, r < 0 ? " (lookup failed)" : "",
+				  "; remote deliveries wait");
+		}
+	}
 }
 
 /* ---- messages: hash, heap, ready list ---- */
@@ -512,7 +530,7 @@ static int sess_start(struct dest *d)
 	int sv[2];
 	if (tern_binpath(path, sizeof path, "tern-remote") < 0) { errno = ENAMETOOLONG; return -1; }
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -1;
-	char *argv[] = { "tern-remote", "-s", 0 };
+	char *argv[] = { "tern-remote", "-s", remoteids[0] ? remoteids : 0, 0 };
 	int fds[3] = { sv[1], -1, -1 };
 	pid_t pid = tern_spawn(path, argv, 0, fds);
 	int e = errno;
@@ -616,8 +634,8 @@ static void remote_dispatch(time_t now)
 					sess_close(idle);
 					total--;
 				}
-				if (sess_start(d) != 0) {
-					tern_warn_sys("starting tern-remote for ", d->key);
+				if (!remoteuser_ok || sess_start(d) != 0) {
+					if (remoteuser_ok) tern_warn_sys("starting tern-remote for ", d->key);
 					struct rjob *j = d->qhead;
 					d->qhead = j->next;
 					if (!d->qhead) d->qtail = 0;

@@ -254,6 +254,12 @@ check "lifetime: bounce after the queue lifetime" t_wait 30 t_count_is "$DM" $((
 b=$(ls -t "$DM"/new/* | head -n 1)
 check "lifetime bounce: Status 5.4.7" grep -q '^Status: 5.4.7' "$b"
 
+# tern-remote runs as control/remoteuser (default nobody), never as root
+echo 3 >"$H/control/timeoutremote"
+printf 'Subject: slow\n\nx\n' | inject demo@example.test u@slow.test
+check "tern-remote runs as nobody" t_wait 10 sh -c "ps -C tern-remote -o user= | grep -qx nobody"
+check "no tern-remote runs as root" sh -c "! ps -C tern-remote -o user= | grep -qx root"
+
 t_stop_send
 rm -rf "$P"
 t_done
