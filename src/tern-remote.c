@@ -35,12 +35,13 @@
 #include "qlog.h"
 #include "route.h"
 #include "smtp.h"
+#include "smtpc.h"
 
 #define EX_TEMP 111
 #define MAXRCPT 1000		/* recipients in one job */
 #define MAXMX 32
 #define MAXADDR 10		/* addresses tried for one delivery */
-#define TEXTMAX 480		/* a result's text */
+#define TEXTMAX SMTPC_TEXTMAX	/* a result's text */
 #define JOBMAX (256 * 1024)	/* one job packet */
 #define REUSEMAX 100		/* messages over one connection */
 
@@ -73,8 +74,7 @@ struct conn {
 	struct smtp_io io;
 	char dest[320];		/* what it is a connection for (route_dest) */
 	char relay[320];	/* host[ip]:port, for results and logs */
-	int pipelining, eightbitmime, smtputf8, dsn, starttls;
-	unsigned long long size;	/* the peer's SIZE, 0 = none given */
+	struct smtpc_ext ext;	/* what its EHLO offered */
 	unsigned used;
 };
 
@@ -165,22 +165,11 @@ static int is_localip(const unsigned char ip[16])
 
 /* ---- results ---- */
 
-/* Printable, single-line copy of s (n bytes) into out. */
-static void clean(char *out, size_t outn, const char *s, size_t n)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n && k + 1 < outn; i++) {
-		unsigned char c = (unsigned char)s[i];
-		out[k++] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-	}
-	out[k] = 0;
-}
-
 static void set_result(struct result *r, char kind, const char *status, const char *text)
 {
 	r->kind = kind;
 	snprintf(r->status, sizeof r->status, "%s", status);
-	clean(r->text, sizeof r->text, text, strlen(text));
+	smtpc_clean(r->text, sizeof r->text, text, strlen(text));
 }
 
 /* Every recipient without a result gets this one; the message too. */
@@ -191,75 +180,8 @@ static void settle(struct job *j, char kind, const char *status, const char *tex
 	if (!j->mkind) {
 		j->mkind = (char)(kind - 'a' + 'A');
 		snprintf(j->mstatus, sizeof j->mstatus, "%s", status);
-		clean(j->mtext, sizeof j->mtext, text, strlen(text));
+		smtpc_clean(j->mtext, sizeof j->mtext, text, strlen(text));
 	}
-}
-
-/* ---- replies ---- */
-
-struct reply {
-	int code;		/* 0: none (connection lost or timed out) */
-	char text[TEXTMAX];	/* "250 2.0.0 text more text", one line */
-	char status[16];	/* the enhanced code, or x.0.0 from the reply code */
-};
-
-/* Reads one reply, multi-line or not.  EHLO keywords go to c when ehlo is set. */
-static int get_reply(struct conn *c, struct reply *r, int ehlo)
-{
-	char line[SMTP_LINEMAX + 1];
-	size_t n, tl = 0;
-	r->code = 0;
-	r->text[0] = 0;
-	for (int lines = 0; lines < 1000; lines++) {
-		int e = smtp_getline(&c->io, line, &n);
-		if (e == SMTP_EOF || e == SMTP_TIMEOUT) { r->code = 0; return 0; }
-		/* A peer's bare LF or overlong line is its own business: the line still counts. */
-		if (n < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
-		    line[2] < '0' || line[2] > '9' || (n > 3 && line[3] != ' ' && line[3] != '-')) {
-			r->code = 0;
-			return 0;	/* not SMTP: treated as a lost connection */
-		}
-		int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
-		if (lines && code != r->code) { r->code = 0; return 0; }
-		r->code = code;
-		const char *t = n > 4 ? line + 4 : "";
-		size_t tn = n > 4 ? n - 4 : 0;
-		if (!lines) {
-			tl = (size_t)snprintf(r->text, sizeof r->text, "%d", code);
-		}
-		if (tn && tl + 2 < sizeof r->text) {
-			r->text[tl++] = ' ';
-			clean(r->text + tl, sizeof r->text - tl, t, tn);
-			tl += strlen(r->text + tl);
-		}
-		if (ehlo && lines) {
-			char kw[32];
-			size_t k = 0;
-			while (k < tn && k < sizeof kw - 1 && t[k] != ' ' && t[k] != '=') { kw[k] = t[k]; k++; }
-			kw[k] = 0;
-			if (!strcasecmp(kw, "PIPELINING")) c->pipelining = 1;
-			else if (!strcasecmp(kw, "8BITMIME")) c->eightbitmime = 1;
-			else if (!strcasecmp(kw, "SMTPUTF8")) c->smtputf8 = 1;
-			else if (!strcasecmp(kw, "DSN")) c->dsn = 1;
-			else if (!strcasecmp(kw, "STARTTLS")) c->starttls = 1;
-			else if (!strcasecmp(kw, "SIZE")) {
-				unsigned long long v = 0;
-				for (k++; k < tn && t[k] >= '0' && t[k] <= '9'; k++)
-					v = v > 1000000000000ULL ? v : v * 10 + (unsigned)(t[k] - '0');
-				c->size = v;
-			}
-		}
-		if (n == 3 || line[3] == ' ') break;
-	}
-	/* The enhanced code (RFC 3463) when the reply has one of the same class. */
-	const char *s = r->text + 4;
-	size_t k = 0;
-	while (k < 15 && (s[k] == '.' || (s[k] >= '0' && s[k] <= '9'))) k++;
-	if (strlen(r->text) > 4 && k >= 5 && s[0] == r->text[0] && s[1] == '.' && (s[k] == ' ' || !s[k])) {
-		memcpy(r->status, s, k);
-		r->status[k] = 0;
-	} else snprintf(r->status, sizeof r->status, "%c.0.0", '0' + r->code / 100);
-	return r->code;
 }
 
 /* ---- the connection ---- */
@@ -314,12 +236,12 @@ static void conn_close(struct conn *c, int quit)
 {
 	if (c->fd < 0) return;
 	if (quit) {
-		struct reply r;
+		struct smtpc_reply r;
 		c->io.olen = 0;
 		cmd(c, "QUIT\r\n");
 		if (cmd_flush(c) == 0) {
 			c->io.timeout = 5;
-			get_reply(c, &r, 0);
+			smtpc_reply(&c->io, &r, 0);
 		}
 	}
 	close(c->fd);
@@ -378,22 +300,21 @@ static int dial(const struct dnsmx_addr *a, unsigned port, char *why, size_t why
 }
 
 /* Greeting and EHLO (HELO when EHLO is refused).  0 ready, -1 with the reason in r. */
-static int hello(struct conn *c, struct reply *r)
+static int hello(struct conn *c, struct smtpc_reply *r)
 {
-	if (get_reply(c, r, 0) / 100 != 2) return -1;
+	if (smtpc_reply(&c->io, r, 0) / 100 != 2) return -1;
 	char line[300];
 	snprintf(line, sizeof line, "EHLO %s\r\n", helohost);
 	cmd(c, line);
 	if (cmd_flush(c) != 0) { r->code = 0; return -1; }
-	int code = get_reply(c, r, 1);
+	int code = smtpc_reply(&c->io, r, &c->ext);
 	if (code / 100 == 2) return 0;
 	if (code / 100 != 5) return -1;
 	snprintf(line, sizeof line, "HELO %s\r\n", helohost);
 	cmd(c, line);
 	if (cmd_flush(c) != 0) { r->code = 0; return -1; }
-	c->pipelining = c->eightbitmime = c->smtputf8 = c->dsn = c->starttls = 0;
-	c->size = 0;
-	return get_reply(c, r, 0) / 100 == 2 ? 0 : -1;
+	memset(&c->ext, 0, sizeof c->ext);
+	return smtpc_reply(&c->io, r, 0) / 100 == 2 ? 0 : -1;
 }
 
 /* ---- the message ---- */
@@ -502,34 +423,34 @@ static void put_path(struct conn *c, const char *a)
 static int transact(struct conn *c, struct job *j)
 {
 	char buf[1200];
-	struct reply r;
+	struct smtpc_reply r;
 	size_t accepted = 0;
 
 	/* What the peer lacks that the message needs: permanent, at this host. */
-	if (j->utf8 && !c->smtputf8) {
+	if (j->utf8 && !c->ext.smtputf8) {
 		settle(j, 'h', "5.6.7", "the peer does not support SMTPUTF8, which the addresses need");
 		return 0;
 	}
-	if (c->size && j->wiresize > c->size) {
-		snprintf(buf, sizeof buf, "message size %llu exceeds the peer's limit of %llu", j->wiresize, c->size);
+	if (c->ext.size && j->wiresize > c->ext.size) {
+		snprintf(buf, sizeof buf, "message size %llu exceeds the peer's limit of %llu", j->wiresize, c->ext.size);
 		settle(j, 'h', "5.3.4", buf);
 		return 0;
 	}
-	if (j->eightbit && !c->eightbitmime) {
+	if (j->eightbit && !c->ext.eightbitmime) {
 		settle(j, 'h', "5.6.3", "the message has 8-bit data and the peer does not support 8BITMIME");
 		return 0;
 	}
 	cmd(c, "MAIL FROM:");
 	put_path(c, j->sender);
-	if (c->size) { snprintf(buf, sizeof buf, " SIZE=%llu", j->wiresize); cmd(c, buf); }
+	if (c->ext.size) { snprintf(buf, sizeof buf, " SIZE=%llu", j->wiresize); cmd(c, buf); }
 	if (j->eightbit) cmd(c, " BODY=8BITMIME");
 	if (j->utf8) cmd(c, " SMTPUTF8");
-	if (c->dsn && j->ret) { cmd(c, " RET="); cmd(c, j->ret); }
-	if (c->dsn && j->envid) { cmd(c, " ENVID="); cmd(c, j->envid); }
+	if (c->ext.dsn && j->ret) { cmd(c, " RET="); cmd(c, j->ret); }
+	if (c->ext.dsn && j->envid) { cmd(c, " ENVID="); cmd(c, j->envid); }
 	cmd(c, "\r\n");
 	int mailcode = 0;
-	if (!c->pipelining) {
-		if (cmd_flush(c) != 0 || !get_reply(c, &r, 0)) return 1;
+	if (!c->ext.pipelining) {
+		if (cmd_flush(c) != 0 || !smtpc_reply(&c->io, &r, 0)) return 1;
 		mailcode = r.code;
 		if (mailcode / 100 != 2) {
 			settle(j, mailcode / 100 == 5 ? 'h' : 's', r.status, r.text);
@@ -539,39 +460,39 @@ static int transact(struct conn *c, struct job *j)
 	for (size_t i = 0; i < j->nrcpt; i++) {
 		cmd(c, "RCPT TO:");
 		put_path(c, j->rcpt[i]);
-		if (c->dsn && j->notify[i]) { cmd(c, " NOTIFY="); cmd(c, j->notify[i]); }
-		if (c->dsn && j->orcpt[i]) { cmd(c, " ORCPT="); cmd(c, j->orcpt[i]); }
+		if (c->ext.dsn && j->notify[i]) { cmd(c, " NOTIFY="); cmd(c, j->notify[i]); }
+		if (c->ext.dsn && j->orcpt[i]) { cmd(c, " ORCPT="); cmd(c, j->orcpt[i]); }
 		cmd(c, "\r\n");
-		if (!c->pipelining) {
-			if (cmd_flush(c) != 0 || !get_reply(c, &r, 0)) goto lost;
+		if (!c->ext.pipelining) {
+			if (cmd_flush(c) != 0 || !smtpc_reply(&c->io, &r, 0)) goto lost;
 			if (r.code / 100 == 2) accepted++;
 			else set_result(&j->res[i], r.code / 100 == 5 ? 'h' : 's', r.status, r.text);
 		}
 	}
-	if (!c->pipelining && !accepted) {
+	if (!c->ext.pipelining && !accepted) {
 		settle(j, 's', "4.0.0", "no recipient accepted");	/* every one has its result */
 		return 0;
 	}
 	cmd(c, "DATA\r\n");
 	if (cmd_flush(c) != 0) goto lost;
-	if (c->pipelining) {
-		if (!get_reply(c, &r, 0)) return 1;
+	if (c->ext.pipelining) {
+		if (!smtpc_reply(&c->io, &r, 0)) return 1;
 		mailcode = r.code;
-		struct reply mr = r;
+		struct smtpc_reply mr = r;
 		for (size_t i = 0; i < j->nrcpt; i++) {
-			if (!get_reply(c, &r, 0)) goto lost;
+			if (!smtpc_reply(&c->io, &r, 0)) goto lost;
 			if (mailcode / 100 != 2) continue;
 			if (r.code / 100 == 2) accepted++;
 			else set_result(&j->res[i], r.code / 100 == 5 ? 'h' : 's', r.status, r.text);
 		}
 		if (mailcode / 100 != 2) {
-			get_reply(c, &r, 0);	/* DATA, refused (or, wrongly, 354: then end it) */
-			if (r.code == 354) { net_write(c->fd, ".\r\n", 3); get_reply(c, &r, 0); }
+			smtpc_reply(&c->io, &r, 0);	/* DATA, refused (or, wrongly, 354: then end it) */
+			if (r.code == 354) { net_write(c->fd, ".\r\n", 3); smtpc_reply(&c->io, &r, 0); }
 			settle(j, mailcode / 100 == 5 ? 'h' : 's', mr.status, mr.text);
 			return 0;
 		}
 	}
-	if (!get_reply(c, &r, 0)) goto lost;
+	if (!smtpc_reply(&c->io, &r, 0)) goto lost;
 	if (r.code != 354) {
 		if (accepted) settle(j, r.code / 100 == 5 ? 'h' : 's', r.status, r.text);
 		else settle(j, 's', "4.0.0", "no recipient accepted");
@@ -580,7 +501,7 @@ static int transact(struct conn *c, struct job *j)
 	if (!accepted) {
 		/* A peer that says 354 after refusing every RCPT: send nothing. */
 		net_write(c->fd, ".\r\n", 3);
-		get_reply(c, &r, 0);
+		smtpc_reply(&c->io, &r, 0);
 		settle(j, 's', "4.0.0", "no recipient accepted");
 		return 0;
 	}
@@ -591,7 +512,7 @@ static int transact(struct conn *c, struct job *j)
 		settle(j, 's', "4.3.0", "cannot read the message from the queue");
 		return 0;
 	}
-	if (e != 0 || !get_reply(c, &r, 0)) {
+	if (e != 0 || !smtpc_reply(&c->io, &r, 0)) {
 		/* The peer may have the message: a retry may duplicate it, never lose it. */
 		conn_close(c, 0);
 		snprintf(buf, sizeof buf, "connection lost after the message was sent to %s", c->relay);
@@ -754,11 +675,11 @@ static void deliver(struct job *j)
 		settle(j, 'h', "5.1.2", "domain name too long");
 		return;
 	}
-	struct reply r;
+	struct smtpc_reply r;
 	/* An open connection to the same destination: RSET and go on. */
 	if (conn.fd >= 0 && strcmp(conn.dest, dest) == 0 && conn.used < REUSEMAX) {
 		cmd(&conn, "RSET\r\n");
-		if (cmd_flush(&conn) == 0 && get_reply(&conn, &r, 0) / 100 == 2) {
+		if (cmd_flush(&conn) == 0 && smtpc_reply(&conn.io, &r, 0) / 100 == 2) {
 			conn.used++;
 			snprintf(j->relay, sizeof j->relay, "%s", conn.relay);
 			if (transact(&conn, j) == 0) return;
@@ -784,8 +705,7 @@ static void deliver(struct job *j)
 		}
 		conn.fd = fd;
 		smtp_init(&conn.io, fd, fd, (unsigned)timeoutremote);
-		conn.pipelining = conn.eightbitmime = conn.smtputf8 = conn.dsn = conn.starttls = 0;
-		conn.size = 0;
+		memset(&conn.ext, 0, sizeof conn.ext);
 		conn.used = 1;
 		if (hello(&conn, &r) != 0) {
 			if (r.code) snprintf(why, sizeof why, "%s said: %s", conn.relay, r.text);
