@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <stralloc.h>
@@ -284,6 +285,9 @@ static int dial(const struct dnsmx_addr *a, unsigned port, char *why, size_t why
 			return -1;
 		}
 	}
+	/* Commands are batched here already; Nagle would only hold the last of them back. */
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (connect(fd, (struct sockaddr *)&ss, sl) != 0) {
 		int e = errno, soerr = 0;
 		socklen_t el = sizeof soerr;
@@ -349,16 +353,16 @@ static int scan(struct job *j)
  * terminating ".".  Nothing but CRLF.CRLF can end the data at the peer. */
 static int send_body(struct conn *c, struct job *j)
 {
-	char in[65536], out[2 * 65536 + 8];
+	static char in[65536], out[2 * 65536 + 16];
 	unsigned long long left = j->msglen;
 	off_t off = j->msgoff;
 	int bol = 1, cr = 0;
+	size_t k = 0;
 	while (left) {
 		size_t want = left < sizeof in ? (size_t)left : sizeof in;
 		ssize_t r = pread(j->msgfd, in, want, off);
 		if (r < 0 && errno == EINTR) continue;
 		if (r <= 0) return -2;
-		size_t k = 0;
 		for (ssize_t i = 0; i < r; i++) {
 			char ch = in[i];
 			if (cr) {
@@ -375,11 +379,18 @@ static int send_body(struct conn *c, struct job *j)
 			out[k++] = ch;
 			bol = 0;
 		}
-		if (net_write(c->fd, out, k) != 0) return -1;
 		off += r;
 		left -= (unsigned long long)r;
+		/* The last part goes out with the final dot, in one write: a small segment on
+		 * its own would wait for the peer's delayed ACK (Nagle). */
+		if (left && k >= 65536) {
+			if (net_write(c->fd, out, k) != 0) return -1;
+			k = 0;
+		}
 	}
-	return net_write(c->fd, bol ? ".\r\n" : "\r\n.\r\n", bol ? 3 : 5);
+	if (!bol) { out[k++] = '\r'; out[k++] = '\n'; }
+	memcpy(out + k, ".\r\n", 3);
+	return net_write(c->fd, out, k + 3);
 }
 
 /* ---- addresses ---- */
@@ -420,7 +431,7 @@ static void put_path(struct conn *c, const char *a)
 /* MAIL, RCPT..., DATA and the message on an open connection.  Returns 0 when every
  * recipient has its result, 1 when the connection failed before the peer took any
  * responsibility (the caller tries the next address). */
-static int transact(struct conn *c, struct job *j)
+static int transact(struct conn *c, struct job *j, int rset)
 {
 	char buf[1200];
 	struct smtpc_reply r;
@@ -439,6 +450,11 @@ static int transact(struct conn *c, struct job *j)
 	if (j->eightbit && !c->ext.eightbitmime) {
 		settle(j, 'h', "5.6.3", "the message has 8-bit data and the peer does not support 8BITMIME");
 		return 0;
+	}
+	/* A reused connection: RSET first, in the same batch as MAIL when pipelining. */
+	if (rset) {
+		cmd(c, "RSET\r\n");
+		if (!c->ext.pipelining && (cmd_flush(c) != 0 || smtpc_reply(&c->io, &r, 0) / 100 != 2)) return 1;
 	}
 	cmd(c, "MAIL FROM:");
 	put_path(c, j->sender);
@@ -476,6 +492,7 @@ static int transact(struct conn *c, struct job *j)
 	cmd(c, "DATA\r\n");
 	if (cmd_flush(c) != 0) goto lost;
 	if (c->ext.pipelining) {
+		if (rset && smtpc_reply(&c->io, &r, 0) / 100 != 2) return 1;
 		if (!smtpc_reply(&c->io, &r, 0)) return 1;
 		mailcode = r.code;
 		struct smtpc_reply mr = r;
@@ -581,7 +598,8 @@ static int targets(struct job *j, const char *domain, const struct route *rt, st
 		if (r == DNSMX_OK && *nt) return 0;
 		snprintf(why, sizeof why, "cannot find the address of relay %s from control/smtproutes%s", rt->host,
 			 r == DNSMX_TEMP ? " (DNS failure)" : "");
-		settle(j, r == DNSMX_TEMP ? 's' : 'h', r == DNSMX_TEMP ? "4.4.3" : "5.4.4", why);
+		/* A relay the admin named: a typo there must not bounce mail. */
+		settle(j, 's', r == DNSMX_TEMP ? "4.4.3" : "4.4.4", why);
 		return -1;
 	}
 	if (domain[0] == '[') {
@@ -628,6 +646,12 @@ static int targets(struct job *j, const char *domain, const struct route *rt, st
 			while (*nt && t[*nt - 1].pref >= mx[i].pref) (*nt)--;
 			break;
 		}
+	}
+	if (loop && !*nt && temp) {
+		/* A better MX could not be looked up: not a loop yet. */
+		snprintf(why, sizeof why, "DNS lookup of a better MX than this host for %s failed temporarily", domain);
+		settle(j, 's', "4.4.3", why);
+		return -1;
 	}
 	if (loop && !*nt) {
 		snprintf(why, sizeof why, "mail loop: the best MX for %s is this host", domain);
@@ -678,12 +702,9 @@ static void deliver(struct job *j)
 	struct smtpc_reply r;
 	/* An open connection to the same destination: RSET and go on. */
 	if (conn.fd >= 0 && strcmp(conn.dest, dest) == 0 && conn.used < REUSEMAX) {
-		cmd(&conn, "RSET\r\n");
-		if (cmd_flush(&conn) == 0 && smtpc_reply(&conn.io, &r, 0) / 100 == 2) {
-			conn.used++;
-			snprintf(j->relay, sizeof j->relay, "%s", conn.relay);
-			if (transact(&conn, j) == 0) return;
-		}
+		conn.used++;
+		snprintf(j->relay, sizeof j->relay, "%s", conn.relay);
+		if (transact(&conn, j, 1) == 0) return;
 		conn_close(&conn, 0);
 	} else conn_close(&conn, 1);
 
@@ -691,7 +712,7 @@ static void deliver(struct job *j)
 	size_t nt;
 	if (targets(j, domain, &rt, t, &nt) != 0) return;
 	char why[1024] = "", ip[64];
-	int perm = 0;
+	int perm = 1;	/* every address refused us with a 5xx greeting or EHLO/HELO */
 	for (size_t i = 0; i < nt; i++) {
 		fmt_ip(ip, sizeof ip, &t[i].a);
 		snprintf(conn.relay, sizeof conn.relay, "%s[%s]:%u", t[i].host, ip, rt.port);
@@ -710,12 +731,12 @@ static void deliver(struct job *j)
 		if (hello(&conn, &r) != 0) {
 			if (r.code) snprintf(why, sizeof why, "%s said: %s", conn.relay, r.text);
 			else snprintf(why, sizeof why, "%s: connection lost or timed out in the greeting", conn.relay);
-			perm = r.code / 100 == 5;
+			if (r.code / 100 != 5) perm = 0;
 			conn_close(&conn, r.code != 0);
 			continue;
 		}
 		snprintf(conn.dest, sizeof conn.dest, "%s", dest);
-		if (transact(&conn, j) == 0) return;
+		if (transact(&conn, j, 0) == 0) return;
 		snprintf(why, sizeof why, "%s: connection lost or timed out", conn.relay);
 		perm = 0;
 		conn_close(&conn, 0);
@@ -741,6 +762,8 @@ static void results(struct job *j, stralloc *out)
 		else if (j->res[i].kind == 's' && mk == 'H') mk = 'S';
 	}
 	if (!j->nrcpt) mk = j->mkind ? j->mkind : 'S';
+	char cls = mk == 'R' ? '2' : mk == 'H' ? '5' : '4';
+	if (j->mstatus[0] != cls) snprintf(j->mstatus, sizeof j->mstatus, "%c.0.0", cls);
 	int n = snprintf(line, sizeof line, "%c %s %s %s\n", mk, j->mstatus, j->relay[0] ? j->relay : "-", j->mtext);
 	stralloc_catb(out, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
@@ -911,5 +934,7 @@ int main(int argc, char **argv)
 	stralloc out = {0};
 	results(&job, &out);
 	if (!out.s || fd_write_all(1, out.s, out.len) != 0) tern_die_sys(EX_TEMP, "writing results");
+	stralloc_free(&out);
+	stralloc_free(&env);
 	return 0;
 }

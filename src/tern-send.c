@@ -138,6 +138,13 @@ static void read_control(void)
 	else tern_warn_sys("control/concurrencydest unreadable; keeping ", "the old value");
 	if (control_readlines(&routes, "smtproutes") < 0)
 		tern_warn_sys("control/smtproutes unreadable; keeping ", "the old routes");
+	for (size_t i = 0; i < routes.len; i += strlen(routes.s + i) + 1) {
+		const char *dom;
+		size_t dl;
+		struct route rt;
+		if (route_parse(routes.s + i, &dom, &dl, &rt) != 0)
+			tern_warn("control/smtproutes: malformed line ignored: ", routes.s + i);
+	}
 	if (control_readulong(&v, "queuelifetime", 432000) >= 0) lifetime = v;
 	else tern_warn_sys("control/queuelifetime unreadable; keeping ", "the old value");
 	/* A report bigger than databytes would be refused by tern-queue forever. */
@@ -159,8 +166,11 @@ static void read_control(void)
 	if (geteuid() == 0) {
 		char name[256];
 		struct sysacct a;
-		if (control_readline(name, sizeof name, "remoteuser", "nobody") < 0 || !*name) snprintf(name, sizeof name, "nobody");
+		/* ternr (INSTALL) when it exists, else nobody. */
+		int given = control_readline(name, sizeof name, "remoteuser", "ternr") == 1 && *name;
+		if (!given) snprintf(name, sizeof name, "ternr");
 		int r = getpw_find(name, &a);
+		if (r == 0 && !given) { snprintf(name, sizeof name, "nobody"); r = getpw_find(name, &a); }
 		if (r == 1 && a.uid != 0) snprintf(remoteids, sizeof remoteids, "-u%lu:%lu", (unsigned long)a.uid, (unsigned long)a.gid);
 		else {
 			remoteuser_ok = 0;
@@ -771,7 +781,7 @@ static void sess_expire(time_t now)
 {
 	for (size_t k = 0; k < nsess; k++) {
 		struct rsess *s = &sess[k];
-		if (s->fd >= 0 && !s->job && (stopping || now - s->idle >= SESS_IDLE) && !s->d->qhead) sess_close(s);
+		if (s->fd >= 0 && !s->job && (stopping || (now - s->idle >= SESS_IDLE && !s->d->qhead))) sess_close(s);
 	}
 	/* Destinations nobody needs any more are forgotten, unless they are held. */
 	for (struct dest **pp = &dests; *pp;) {

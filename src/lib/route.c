@@ -47,7 +47,9 @@ static int find(const stralloc *lines, const char *key, size_t klen, struct rout
 		const char *line = lines->s + i, *dom;
 		size_t dl;
 		i += strlen(line) + 1;
-		if (route_parse(line, &dom, &dl, r) != 0 || dl != klen) continue;
+		if (route_parse(line, &dom, &dl, r) != 0) continue;
+		while (dl && dom[dl - 1] == '.') dl--;
+		if (dl != klen) continue;
 		if (strncasecmp(dom, key, klen) == 0) return 1;
 	}
 	return 0;
