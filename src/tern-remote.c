@@ -715,7 +715,8 @@ static void deliver(struct job *j)
 	int perm = 1;	/* every address refused us with a 5xx greeting or EHLO/HELO */
 	for (size_t i = 0; i < nt; i++) {
 		fmt_ip(ip, sizeof ip, &t[i].a);
-		snprintf(conn.relay, sizeof conn.relay, "%s[%s]:%u", t[i].host, ip, rt.port);
+		if (t[i].host[0] == '[') snprintf(conn.relay, sizeof conn.relay, "%s:%u", t[i].host, rt.port);
+		else snprintf(conn.relay, sizeof conn.relay, "%s[%s]:%u", t[i].host, ip, rt.port);
 		snprintf(j->relay, sizeof j->relay, "%s", conn.relay);
 		char e[200];
 		int fd = dial(&t[i].a, rt.port, e, sizeof e);
