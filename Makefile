@@ -22,7 +22,7 @@ CHECKLIBS := $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubun
 
 CFLAGS_EXTRA := -DTERN_HOME_DEFAULT='"$(TERN_HOME_DEFAULT)"' -DTERN_BINDIR='"$(PREFIX)/bin"' $(SANFLAGS)
 
-.PHONY: all deps run test test-fast unit asan fuzz bench install install-sendmail clean crashtest
+.PHONY: all deps run test test-fast unit asan fuzz bench install install-sendmail clean crashtest interop
 .SECONDARY:
 
 all: $(PROGS) $(BINDIR)/sendmail $(BINDIR)/mailq $(BINDIR)/newaliases
@@ -69,6 +69,10 @@ test: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory asan
 	@TERN_FUZZ_SMOKE=3 sh tests/run "$(BINDIR)" "$(BUILD)/unit" "$(BUILD)/asan/bin" "$(BUILD)/asan/unit"
+
+# Postfix (Debian's package, installed when missing and root) as tern's SMTP peer.
+interop: all
+	@sh tests/interop/run
 
 # Only the normal build, for quick work.
 test-fast: all unit
