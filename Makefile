@@ -6,7 +6,7 @@ LD_CMD   := $(shell head -n 1 conf-ld)
 SANFLAGS ?=
 BUILD    ?= build
 BINDIR   ?= bin
-LDLIBS   := -l:libowfat.a -lcrypt
+LDLIBS   := -l:libbearssl.a -l:libowfat.a -lcrypt
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
