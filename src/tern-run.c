@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "die.h"
@@ -88,6 +89,79 @@ static void init_home(void)
 	control_default("systemaccounts", "0\n");
 	control_default("doublebounceto", "postmaster@localhost\n");
 	users_default();
+}
+
+/* A program found in PATH (tcpserver, openssl), absolute, into out; -1 if none. */
+static int inpath(char *out, size_t n, const char *name);
+
+/* A self-signed certificate for localhost in control/tls/, made once with Debian's openssl
+ * command.  1 when a certificate and key are there. */
+static int tls_default(void)
+{
+	char pem[4200], key[4200], openssl[4096];
+	mkdir_p("control/tls", 0755);
+	snprintf(pem, sizeof pem, "%s/control/tls/localhost.pem", home);
+	snprintf(key, sizeof key, "%s/control/tls/localhost.key", home);
+	if (access(pem, R_OK) == 0 && access(key, R_OK) == 0) return 1;
+	if (inpath(openssl, sizeof openssl, "openssl") < 0) {
+		tern_warn("openssl not found: no certificate, so no TLS listeners");
+		return 0;
+	}
+	char *argv[] = { openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+			 "-nodes", "-keyout", key, "-out", pem, "-days", "3650", "-subj", "/CN=localhost",
+			 "-addext", "subjectAltName=DNS:localhost", 0 };
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int fds[3] = { null, null, null };
+	mode_t old = umask(077);	/* the key is born private */
+	pid_t pid = tern_spawn(openssl, argv, 0, fds);
+	int rc = pid < 0 ? -1 : tern_wait(pid);
+	umask(old);
+	if (null >= 0) close(null);
+	if (rc != 0 || chmod(key, 0600) != 0 || chmod(pem, 0644) != 0) {
+		tern_warn("openssl could not make a certificate: no TLS listeners");
+		unlink(key);
+		unlink(pem);
+		return 0;
+	}
+	return 1;
+}
+
+/* demo@example.test's password: made once and kept in DIR/demo-password (mode 0600) so
+ * that every start can print it.  A demo convenience: a real home has no such file. */
+static int demo_password(char *out, size_t n)
+{
+	char path[4200];
+	snprintf(path, sizeof path, "%s/demo-password", home);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t r = read(fd, out, n - 1);
+		close(fd);
+		if (r > 0) {
+			out[r] = 0;
+			out[strcspn(out, "\n")] = 0;
+			if (*out) return 0;
+		}
+	}
+	static const char abc[] = "abcdefghjkmnpqrstuvwxyz23456789";
+	unsigned char rnd[16];
+	if (n < sizeof rnd + 1 || getentropy(rnd, sizeof rnd) != 0) return -1;
+	for (size_t i = 0; i < sizeof rnd; i++) out[i] = abc[rnd[i] % (sizeof abc - 1)];
+	out[sizeof rnd] = 0;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0) return -1;
+	char bin[4096];
+	char *argv[] = { "tern-users", "passwd", "demo@example.test", 0 };
+	int fds[3] = { p[0], -1, -1 };
+	pid_t pid = tern_binpath(bin, sizeof bin, "tern-users") == 0 ? tern_spawn(bin, argv, 0, fds) : -1;
+	close(p[0]);
+	int ok = pid > 0 && write(p[1], out, strlen(out)) == (ssize_t)strlen(out) && write(p[1], "\n", 1) == 1;
+	close(p[1]);
+	if (pid < 0 || tern_wait(pid) != 0 || !ok) return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) return -1;
+	ok = write(fd, out, strlen(out)) == (ssize_t)strlen(out) && write(fd, "\n", 1) == 1;
+	if (close(fd) != 0 || !ok) return -1;
+	return 0;
 }
 
 static pid_t children[MAXCHILD];
@@ -174,16 +248,26 @@ int main(int argc, char **argv)
 	static char *send_argv[] = { "tern-send", 0 };
 	add_child(send_argv);
 	/* Port 2525 behaves as a public port 25: no RELAYCLIENT, recipients checked. */
-	static char tcpserver[4096], smtpd[4096];
+	static char tcpserver[4096], smtpd[4096], tlsd[4096], pw[64];
 	static char *smtp_argv[] = { tcpserver, "-q", "-R", "-H", "-l", "localhost", "127.0.0.1", "2525", smtpd, 0 };
+	/* With TLS: STARTTLS on 2525 too; 2587 submission (STARTTLS, then AUTH), 2465
+	 * submission over implicit TLS.  Only tern-tlsd ever opens the key. */
+	static char *smtps_argv[] = { tcpserver, "-q", "-R", "-H", "-l", "localhost", "127.0.0.1", "2525", tlsd, smtpd, 0 };
+	static char *sub_argv[] = { tcpserver, "-q", "-R", "-H", "-l", "localhost", "127.0.0.1", "2587", tlsd, smtpd, "-s", 0 };
+	static char *subs_argv[] = { tcpserver, "-q", "-R", "-H", "-l", "localhost", "127.0.0.1", "2465", tlsd, "-i", smtpd, "-s", 0 };
 	int smtp = inpath(tcpserver, sizeof tcpserver, "tcpserver") == 0 &&
 		   tern_binpath(smtpd, sizeof smtpd, "tern-smtpd") == 0;
-	if (smtp) add_child(smtp_argv);
-	else tern_warn("tcpserver not found (package ucspi-tcp): no SMTP listener");
+	int tls = smtp && tern_binpath(tlsd, sizeof tlsd, "tern-tlsd") == 0 && access(tlsd, X_OK) == 0 && tls_default();
+	int havepw = tls && demo_password(pw, sizeof pw) == 0;
+	if (tls && !havepw) tern_warn("could not set a password for demo@example.test: no AUTH for it");
+	if (smtp) {
+		add_child(tls ? smtps_argv : smtp_argv);
+		if (tls) { add_child(sub_argv); add_child(subs_argv); }
+	} else tern_warn("tcpserver not found (package ucspi-tcp): no SMTP listener");
 
 	fprintf(stderr,
 		"tern-run: home %s\n"
-		"tern-run: running: tern-send (scheduler, local delivery)%s\n"
+		"tern-run: running: tern-send (scheduler: local and remote delivery)%s\n"
 		"tern-run: try, in another shell:\n"
 		"  export TERN_HOME=%s PATH=%s:$PATH\n"
 		"  echo 'Hello from tern' | tern-sendmail -i demo@example.test\n"
@@ -194,6 +278,15 @@ int main(int argc, char **argv)
 		"tern-run: Ctrl-C stops everything.\n",
 		home, smtp ? ",\n  tern-smtpd under tcpserver on 127.0.0.1:2525 (like a public port 25: no relaying)" : "",
 		home, tern_bindir(), home);
+	if (tls)
+		fprintf(stderr,
+			"tern-run: TLS (self-signed certificate for localhost in %s/control/tls/):\n"
+			"  127.0.0.1:2525 offers STARTTLS; 127.0.0.1:2587 submission (STARTTLS, then AUTH);\n"
+			"  127.0.0.1:2465 submission over implicit TLS.  demo@example.test's password: %s\n"
+			"  swaks --server 127.0.0.1:2587 --tls --auth PLAIN --auth-user demo@example.test \\\n"
+			"        --auth-password '%s' --from demo@example.test --to someone@example.org\n"
+			"  (relayed mail really leaves: tern-remote looks up the MX and connects to port 25)\n",
+			home, havepw ? pw : "(none)", havepw ? pw : "PASSWORD");
 
 	time_t laststart = time(0);
 	for (;;) {
