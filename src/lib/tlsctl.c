@@ -1,0 +1,104 @@
+#include "tlsctl.h"
+
+#include <string.h>
+#include <bearssl.h>
+
+static const struct { uint16_t id; const char *name; } suites[] = {
+	{ BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, "ECDHE-ECDSA-AES128-GCM-SHA256" },
+	{ BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, "ECDHE-RSA-AES128-GCM-SHA256" },
+	{ BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, "ECDHE-ECDSA-AES256-GCM-SHA384" },
+	{ BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, "ECDHE-RSA-AES256-GCM-SHA384" },
+	{ BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, "ECDHE-ECDSA-CHACHA20-POLY1305" },
+	{ BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, "ECDHE-RSA-CHACHA20-POLY1305" },
+	{ BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, "ECDHE-ECDSA-AES128-SHA256" },
+	{ BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256, "ECDHE-RSA-AES128-SHA256" },
+	{ BR_TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA, "ECDHE-ECDSA-AES128-SHA" },
+	{ BR_TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, "ECDHE-RSA-AES128-SHA" },
+	{ BR_TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA, "ECDHE-ECDSA-AES256-SHA" },
+	{ BR_TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, "ECDHE-RSA-AES256-SHA" },
+	{ BR_TLS_RSA_WITH_AES_128_GCM_SHA256, "AES128-GCM-SHA256" },
+	{ BR_TLS_RSA_WITH_AES_256_GCM_SHA384, "AES256-GCM-SHA384" },
+	{ BR_TLS_RSA_WITH_AES_128_CBC_SHA256, "AES128-SHA256" },
+	{ BR_TLS_RSA_WITH_AES_128_CBC_SHA, "AES128-SHA" },
+	{ BR_TLS_RSA_WITH_AES_256_CBC_SHA, "AES256-SHA" },
+};
+
+const char *tls_suite_name(uint16_t suite)
+{
+	for (size_t i = 0; i < sizeof suites / sizeof suites[0]; i++)
+		if (suites[i].id == suite) return suites[i].name;
+	return 0;
+}
+
+const char *tls_version_name(unsigned v)
+{
+	switch (v) {
+	case BR_TLS10: return "TLSv1.0";
+	case BR_TLS11: return "TLSv1.1";
+	case BR_TLS12: return "TLSv1.2";
+	}
+	return 0;
+}
+
+/* A value: printable ASCII other than space, '"' and '\\', 1..n-1 bytes. */
+static int value(const char *s, size_t len, char *out, size_t n)
+{
+	if (len == 0 || len >= n) return -1;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f || s[i] == '"' || s[i] == '\\') return -1;
+	memcpy(out, s, len);
+	out[len] = 0;
+	return 0;
+}
+
+int tlsctl_parse(const char *s, size_t n, struct tls_info *ti)
+{
+	memset(ti, 0, sizeof *ti);
+	size_t i = 0;
+	while (i < n) {
+		size_t k = i;
+		while (k < n && s[k] != ' ') k++;
+		const char *eq = memchr(s + i, '=', k - i);
+		if (!eq) return -1;
+		size_t kl = (size_t)(eq - (s + i));
+		const char *v = eq + 1;
+		size_t vl = (size_t)(s + k - v);
+		int r;
+		if (kl == 3 && !memcmp(s + i, "tls", 3) && !ti->proto[0]) r = value(v, vl, ti->proto, sizeof ti->proto);
+		else if (kl == 6 && !memcmp(s + i, "cipher", 6) && !ti->cipher[0]) r = value(v, vl, ti->cipher, sizeof ti->cipher);
+		else if (kl == 3 && !memcmp(s + i, "sni", 3) && !ti->sni[0]) r = value(v, vl, ti->sni, sizeof ti->sni);
+		else r = -1;
+		if (r < 0) return -1;
+		i = k;
+		if (i < n) {
+			i++;	/* one space between pairs, none at the end */
+			if (i == n) return -1;
+		}
+	}
+	return ti->proto[0] && ti->cipher[0] ? 0 : -1;
+}
+
+static size_t add(char *out, size_t n, size_t at, const char *key, const char *val)
+{
+	size_t kl = strlen(key), vl = strlen(val);
+	if (at == (size_t)-1 || kl + vl + 2 >= n - at) return (size_t)-1;
+	if (at) out[at++] = ' ';
+	memcpy(out + at, key, kl);
+	at += kl;
+	out[at++] = '=';
+	memcpy(out + at, val, vl);
+	at += vl;
+	out[at] = 0;
+	return at;
+}
+
+size_t tlsctl_format(char *out, size_t n, const struct tls_info *ti)
+{
+	if (n == 0) return 0;
+	out[0] = 0;
+	size_t at = add(out, n, 0, "tls", ti->proto);
+	at = add(out, n, at, "cipher", ti->cipher);
+	if (ti->sni[0]) at = add(out, n, at, "sni", ti->sni);
+	if (at == (size_t)-1) { out[0] = 0; return 0; }
+	return at;
+}
