@@ -366,6 +366,79 @@ static int record(const struct userdb_line *r, stralloc *key, stralloc *data)
 	return 0;
 }
 
+/* ---- the reverse of the aliases: "S" target -> the aliases listing it ---- */
+
+struct rev { const char *t, *a; size_t tl, al, seq; };
+
+static int revcmp(const void *x, const void *y)
+{
+	const struct rev *a = x, *b = y;
+	size_t n = a->tl < b->tl ? a->tl : b->tl;
+	int c = memcmp(a->t, b->t, n);
+	if (c) return c;
+	if (a->tl != b->tl) return a->tl < b->tl ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Every (target, alias) pair of the live aliases, catch-alls left out: *out (malloc'd),
+ * sorted by target, each target's aliases in source order.  The count, or -1 (ENOMEM). */
+static long reverse_pairs(const struct userdb *db, struct rev **out)
+{
+	size_t n = 0, cap = 0;
+	*out = 0;
+	for (size_t i = 0; i < db->nent; i++) {
+		const struct userdb_ent *e = &db->ent[i];
+		const struct userdb_line *r = &e->rec;
+		if (e->gone || e->bad || r->kind != 'A' || r->at == 0) continue;
+		for (size_t k = 0; k <= r->tlen;) {
+			size_t j = k;
+			while (j < r->tlen && r->targets[j] != ',') j++;
+			if (grow((void **)out, &cap, n, sizeof **out) < 0) { free(*out); *out = 0; return -1; }
+			struct rev *v = &(*out)[n];
+			v->t = r->targets + k;
+			v->tl = j - k;
+			v->a = r->addr;
+			v->al = r->addrlen;
+			v->seq = n++;
+			k = j + 1;
+		}
+	}
+	if (n > 1) qsort(*out, n, sizeof **out, revcmp);
+	return (long)n;
+}
+
+static int add(struct cdb_make *m, const stralloc *key, const stralloc *data)
+{
+	errno = 0;
+	if (cdb_make_add(m, (const unsigned char *)key->s, key->len,
+			 (const unsigned char *)(data->len ? data->s : ""), data->len) == 0) return 0;
+	if (!errno) errno = EIO;
+	return -1;
+}
+
+static int reverse(const struct userdb *db, struct cdb_make *m, stralloc *key, stralloc *data)
+{
+	struct rev *v;
+	long n = reverse_pairs(db, &v);
+	if (n < 0) { errno = ENOMEM; return -1; }
+	for (size_t i = 0; i < (size_t)n;) {
+		key->len = 0;
+		data->len = 0;
+		if (!stralloc_catb(key, "S", 1) || !stralloc_catb(key, v[i].t, v[i].tl)) goto nomem;
+		size_t j = i;
+		for (; j < (size_t)n && v[j].tl == v[i].tl && !memcmp(v[j].t, v[i].t, v[i].tl); j++)
+			if (!stralloc_catb(data, v[j].a, v[j].al) || !stralloc_catb(data, "", 1)) goto nomem;
+		if (add(m, key, data) < 0) { int e = errno; free(v); errno = e; return -1; }
+		i = j;
+	}
+	free(v);
+	return 0;
+nomem:
+	free(v);
+	errno = ENOMEM;
+	return -1;
+}
+
 int userdb_cdb(const struct userdb *db, int fd)
 {
 	struct cdb_make *m = calloc(1, sizeof *m);
@@ -377,12 +450,9 @@ int userdb_cdb(const struct userdb *db, int fd)
 		const struct userdb_ent *en = &db->ent[i];
 		if (en->gone || en->bad || !en->rec.kind) continue;
 		if (record(&en->rec, &key, &data) < 0) { e = ENOMEM; goto out; }
-		if (cdb_make_add(m, (const unsigned char *)key.s, key.len,
-				 (const unsigned char *)(data.len ? data.s : ""), data.len) < 0) {
-			e = errno ? errno : EIO;
-			goto out;
-		}
+		if (add(m, &key, &data) < 0) { e = errno; goto out; }
 	}
+	if (reverse(db, m, &key, &data) < 0) { e = errno; goto out; }
 	errno = 0;
 	if (cdb_make_finish(m) < 0) { e = errno ? errno : EIO; goto out; }
 	r = 0;

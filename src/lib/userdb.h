@@ -86,7 +86,8 @@ void userdb_del(struct userdb *db, size_t idx);
 /* The source text, every live line ending in '\n', appended to out.  1 ok, 0 no memory. */
 int userdb_text(const struct userdb *db, stralloc *out);
 /* Compiles the live records into a cdb written to fd (a regular file at offset 0; not
- * synced, not closed).  0, or -1 with errno. */
+ * synced, not closed): a key per record, and the "S" keys that reverse the aliases
+ * (users.h).  0, or -1 with errno. */
 int userdb_cdb(const struct userdb *db, int fd);
 void userdb_free(struct userdb *db);
 

@@ -1,3 +1,4 @@
+#include <crypt.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "users.h"
 
 #define DATAMAX (1024 * 1024)	/* no sane record is bigger: a bigger one is corrupt */
+#define KEYMAX 511		/* user_rec.addr holds 511 bytes and a NUL */
 
 static struct cdb db;
 static int dbfd = -1;
@@ -55,8 +57,8 @@ static int db_open(void)
 /* Finds kind+lowercase(s); 1 found (cdb_datapos/len valid), 0 not, -1 error. */
 static int find(char kind, const char *s, size_t n)
 {
-	char key[1 + 511];	/* user_rec.addr holds 511 bytes and a NUL */
-	if (n == 0 || n > sizeof key - 1) return 0;
+	char key[1 + KEYMAX];
+	if (n == 0 || n > KEYMAX) return 0;
 	int r = db_open();
 	if (r <= 0) return r;
 	key[0] = kind;
@@ -178,6 +180,166 @@ int users_findalias(const char *addr, size_t n, stralloc *targets)
 		if (t[i] == 0 && t[i - 1] == 0) { errno = EINVAL; return -1; }
 	targets->len = old + dl;
 	return 1;
+}
+
+/* ---- SMTP AUTH: which senders a login may use ---- */
+
+/* 1 if the found record's data, NUL-terminated entries, holds want (wn bytes); 0 if not;
+ * -1 with errno.  Read in blocks: an address may be the target of any number of aliases. */
+static int data_has(const char *want, size_t wn)
+{
+	char buf[4096];		/* holds at least one whole entry (USERDB_MAXADDR + 1) */
+	size_t pos = cdb_datapos(&db), left = cdb_datalen(&db), have = 0;
+	while (left || have) {
+		size_t take = left < sizeof buf - have ? left : sizeof buf - have;
+		errno = 0;
+		if (take && cdb_read(&db, (unsigned char *)buf + have, take, (uint32)pos) < 0) {
+			if (!errno) errno = EIO;
+			return -1;
+		}
+		have += take;
+		pos += take;
+		left -= take;
+		size_t i = 0;
+		const char *z;
+		while ((z = memchr(buf + i, 0, have - i))) {
+			size_t el = (size_t)(z - (buf + i));
+			if (el == 0) { errno = EINVAL; return -1; }
+			if (el == wn && memcmp(buf + i, want, wn) == 0) return 1;
+			i += el + 1;
+		}
+		/* An entry longer than the buffer, or a last one with no NUL: not ours. */
+		if (i == 0 || (!left && i < have)) { errno = EINVAL; return -1; }
+		memmove(buf, buf + i, have - i);
+		have -= i;
+	}
+	return 0;
+}
+
+/* 1 if from (lowercase, local@domain, at its '@') is the login's local part, the
+ * delimiter and an extension, in the login's domain. */
+static int is_extension(const char *login, size_t ln, size_t lat, const char *from, size_t fn, size_t fat)
+{
+	char delim[64];
+	if (control_readline(delim, sizeof delim, "delimiter", "+") < 0) return -1;
+	size_t dl = strlen(delim);
+	if (!dl || ln - lat != fn - fat || memcmp(login + lat, from + fat, ln - lat)) return 0;
+	/* The first delimiter splits the local part, as tern-local splits it. */
+	const char *d = memmem(from, fat, delim, dl);
+	return d && (size_t)(d - from) == lat && memcmp(from, login, lat) == 0;
+}
+
+int users_mayuse(const char *login, size_t ln, const char *from, size_t fn)
+{
+	char l[KEYMAX + 1], f[KEYMAX + 1];
+	if (ln == 0 || fn == 0 || ln > KEYMAX || fn > KEYMAX) return 0;
+	memcpy(l, login, ln);
+	memcpy(f, from, fn);
+	addr_lower(l, ln);
+	addr_lower(f, fn);
+	size_t lat = addr_at(l, ln), fat = addr_at(f, fn);
+	if (lat == 0 || lat == ln || fat == 0 || fat == fn) return 0;
+	if (ln == fn && memcmp(l, f, ln) == 0) return 1;
+	int r = find('S', l, ln);
+	if (r < 0) return -1;
+	if (r > 0 && (r = data_has(f, fn)) != 0) return r;
+	r = is_extension(l, ln, lat, f, fn, fat);
+	if (r <= 0) return r;
+	/* An address that is a user or an alias of its own is not the login's extension. */
+	if ((r = find('U', f, fn)) != 0) return r < 0 ? -1 : 0;
+	if ((r = find('A', f, fn)) != 0) return r < 0 ? -1 : 0;
+	return 1;
+}
+
+/* ---- passwords ---- */
+
+const char *users_passbad(const char *pass, size_t n)
+{
+	if (n == 0) return "empty password";
+	if (n > USERS_MAXPASS) return "password longer than 1024 bytes";
+	if (memchr(pass, 0, n)) return "NUL byte in the password";
+	if (memchr(pass, '\r', n) || memchr(pass, '\n', n)) return "line break in the password";
+	return 0;
+}
+
+static void wipe(void *p, size_t n) { explicit_bzero(p, n); }
+
+/* crypt_r of pass (n bytes, users_passbad-clean) with setting, into cd->output; its
+ * length, or 0 when crypt cannot use the setting (libxcrypt's failure token is "*..."). */
+static size_t docrypt(const char *pass, size_t n, const char *setting, struct crypt_data *cd)
+{
+	char p[USERS_MAXPASS + 1];
+	memcpy(p, pass, n);
+	p[n] = 0;
+	memset(cd, 0, sizeof *cd);
+	const char *h = crypt_r(p, setting, cd);
+	wipe(p, sizeof p);
+	if (!h || h[0] == '*') return 0;
+	return strlen(h);
+}
+
+int users_hashpass(const char *pass, size_t pn, char *out, size_t n)
+{
+	static const char *const prefixes[] = { "$y$", "$6$" };
+	char setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data cd;
+	if (users_passbad(pass, pn)) { errno = EINVAL; return -1; }
+	for (size_t i = 0; i < sizeof prefixes / sizeof *prefixes; i++) {
+		/* No random bytes given: libxcrypt takes them from getentropy itself. */
+		if (!crypt_gensalt_rn(prefixes[i], 0, 0, 0, setting, sizeof setting)) continue;
+		size_t hl = docrypt(pass, pn, setting, &cd);
+		if (!hl) continue;
+		int ok = hl < n;
+		if (ok) memcpy(out, cd.output, hl + 1);
+		wipe(&cd, sizeof cd);
+		if (!ok) { errno = ENAMETOOLONG; return -1; }
+		return 0;
+	}
+	wipe(&cd, sizeof cd);
+	errno = ENOSYS;
+	return -1;
+}
+
+/* Same cost as the hashes tern-users passwd writes (libxcrypt's default yescrypt). */
+static const char dummy_y[] = "$y$j9T$oJaQip0NppKPtpmQVl4Rh.HAmA1$O0UrXs6kFHfSDW.ry79NC06/yJjVzbmC21z3E6ePLb1";
+static const char dummy_6[] = "$6$oJaQip0NppKPtpmQ$d1KprqNVe3crMg4xpeJ4FLm1n/huRAALtLvriZEcc84eIY.c5GrNRPpgEyz741ruQx/w6bFboNgbSf.zcDkIY/";
+
+/* Spends what a real check would, and fails. */
+static int dummy(const char *pass, size_t pn, struct crypt_data *cd)
+{
+	static const char fixed[] = "tern: not a password";
+	if (users_passbad(pass, pn)) { pass = fixed; pn = sizeof fixed - 1; }
+	if (!docrypt(pass, pn, dummy_y, cd)) (void)docrypt(pass, pn, dummy_6, cd);
+	wipe(cd, sizeof *cd);
+	return 0;
+}
+
+/* 1 if a (an, NUL-terminated) equals b (NUL-terminated, at most USERS_HASHSIZE - 1
+ * bytes), in time that depends on b's length only. */
+static int ct_equal(const char *a, size_t an, const char *b)
+{
+	size_t bn = strlen(b);
+	unsigned char d = an != bn;
+	for (size_t i = 0; i < bn; i++) d |= (unsigned char)(a[i < an ? i : an] ^ b[i]);
+	return d == 0;
+}
+
+int users_checkpass(const char *login, size_t ln, const char *pass, size_t pn, struct user_rec *u)
+{
+	struct user_rec own;
+	struct crypt_data cd;
+	if (!u) u = &own;
+	int r = memchr(login, 0, ln) ? 0 : users_finduser(login, ln, u);
+	if (r < 0) return -1;
+	if (r == 0 || !u->pwhash[0] || users_passbad(pass, pn)) {
+		memset(u, 0, sizeof *u);
+		return dummy(pass, pn, &cd);
+	}
+	size_t hl = docrypt(pass, pn, u->pwhash, &cd);
+	int ok = hl && ct_equal(cd.output, hl, u->pwhash);
+	wipe(&cd, sizeof cd);
+	if (!ok) memset(u, 0, sizeof *u);
+	return ok;
 }
 
 void users_close(void)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 #include <cdb.h>
@@ -509,6 +510,8 @@ START_TEST(cdb_keys)
 		{ "Ucarol@example.com", "$6$abc$def\0/srv/mail/carol", 26 },
 		{ "Aroot@example.com", "bob@example.com\0alice@other.org\0", 32 },
 		{ "A@virt.test", "carol@example.com\0", 18 },
+		{ "Sbob@example.com", "root@example.com\0", 17 },	/* the reverse of A */
+		{ "Salice@other.org", "root@example.com\0", 17 },
 	};
 	for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
 		ck_assert_int_eq(cdb_find(&c, (const unsigned char *)want[i].key, strlen(want[i].key)), 1);
@@ -519,6 +522,8 @@ START_TEST(cdb_keys)
 	}
 	ck_assert_int_eq(cdb_find(&c, (const unsigned char *)"Dnot", 4), 0);
 	ck_assert_int_eq(cdb_find(&c, (const unsigned char *)"Unot", 4), 0);	/* the bad line */
+	/* A catch-all is no sender address: no reverse record for its target. */
+	ck_assert_int_eq(cdb_find(&c, (const unsigned char *)"Scarol@example.com", 18), 0);
 	cdb_free(&c);
 	close(fd);
 }
@@ -745,6 +750,249 @@ START_TEST(cdb_write_error)
 }
 END_TEST
 
+
+/* ---- SMTP AUTH: senders a login may use ---- */
+
+static const char srcmay[] =
+	"D:example.com\n"
+	"U:bob@example.com::\n"
+	"U:bob+x@example.com::\n"			/* a user of its own, not bob's extension */
+	"U:carol@example.com::\n"
+	"A:root@example.com:bob@example.com,alice@other.org\n"
+	"A:info@example.com:carol@example.com,Bob@Example.com\n"
+	"A:bob+list@example.com:carol@example.com\n"	/* an alias, not bob's extension */
+	"A:@example.com:bob@example.com\n";		/* a catch-all: not a sender */
+
+static void writefile(const char *rel, const char *text)
+{
+	char p[512];
+	path(p, sizeof p, rel);
+	FILE *f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static int mayuse(const char *login, const char *from)
+{
+	return users_mayuse(login, strlen(login), from, strlen(from));
+}
+
+START_TEST(mayuse_basic)
+{
+	users_close();
+	compile(srcmay);
+	ck_assert_int_eq(mayuse("bob@example.com", "bob@example.com"), 1);
+	ck_assert_int_eq(mayuse("BOB@example.com", "bob@EXAMPLE.com"), 1);	/* no case */
+	ck_assert_int_eq(mayuse("bob@example.com", "root@example.com"), 1);	/* aliases of bob */
+	ck_assert_int_eq(mayuse("bob@example.com", "Info@Example.COM"), 1);
+	ck_assert_int_eq(mayuse("carol@example.com", "info@example.com"), 1);
+	ck_assert_int_eq(mayuse("carol@example.com", "root@example.com"), 0);
+	ck_assert_int_eq(mayuse("carol@example.com", "bob+list@example.com"), 1);
+	/* Extensions: bob's own, not another user's or alias's address that looks like one. */
+	ck_assert_int_eq(mayuse("bob@example.com", "bob+news@example.com"), 1);
+	ck_assert_int_eq(mayuse("bob@example.com", "BOB+News@example.com"), 1);
+	ck_assert_int_eq(mayuse("bob@example.com", "bob+x@example.com"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "bob+list@example.com"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "bob+news@other.org"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "bobby@example.com"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "bo+b@example.com"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "+bob@example.com"), 0);
+	/* Not bob's. */
+	ck_assert_int_eq(mayuse("bob@example.com", "carol@example.com"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "anyone@example.com"), 0);	/* catch-all */
+	ck_assert_int_eq(mayuse("bob@example.com", "@example.com"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "bob@other.org"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "bob"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", ""), 0);
+	ck_assert_int_eq(mayuse("", "bob@example.com"), 0);
+	ck_assert_int_eq(mayuse("alice@other.org", "root@example.com"), 1);	/* any target */
+	/* Only the given bytes count. */
+	ck_assert_int_eq(users_mayuse("bob@example.comXX", 15, "root@example.comYY", 16), 1);
+	ck_assert_int_eq(users_mayuse("bob@example.com", 15, "root@example.co", 15), 0);
+	char longa[600];
+	memset(longa, 'a', sizeof longa);
+	longa[300] = '@';
+	ck_assert_int_eq(users_mayuse(longa, sizeof longa, "bob@example.com", 15), 0);
+	ck_assert_int_eq(users_mayuse("bob@example.com", 15, longa, sizeof longa), 0);
+	users_close();
+}
+END_TEST
+
+/* control/delimiter is the one tern-local splits on. */
+START_TEST(mayuse_delimiter)
+{
+	users_close();
+	compile(srcmay);
+	writefile("control/delimiter", "--\n");
+	ck_assert_int_eq(mayuse("bob@example.com", "bob--news@example.com"), 1);
+	ck_assert_int_eq(mayuse("bob@example.com", "bob+news@example.com"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "bob-news@example.com"), 0);
+	writefile("control/delimiter", "\n");		/* no delimiter: no extensions */
+	ck_assert_int_eq(mayuse("bob@example.com", "bob+news@example.com"), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "root@example.com"), 1);
+	char p[512];
+	path(p, sizeof p, "control/delimiter");
+	ck_assert_int_eq(unlink(p), 0);
+	ck_assert_int_eq(mayuse("bob@example.com", "bob+news@example.com"), 1);
+	users_close();
+}
+END_TEST
+
+/* A target of more aliases than one read holds: every one is found. */
+START_TEST(mayuse_many)
+{
+	static char big[64 * 1024];
+	size_t n = (size_t)snprintf(big, sizeof big, "D:example.com\nU:bob@example.com::\n");
+	for (int i = 0; i < 500; i++)
+		n += (size_t)snprintf(big + n, sizeof big - n, "A:list%03d@example.com:x@y.z,bob@example.com\n", i);
+	ck_assert_uint_lt(n, sizeof big - 1);
+	users_close();
+	compile(big);
+	char a[64];
+	for (int i = 0; i < 500; i += 37) {
+		snprintf(a, sizeof a, "list%03d@example.com", i);
+		ck_assert_int_eq(mayuse("bob@example.com", a), 1);
+		ck_assert_int_eq(mayuse("x@y.z", a), 1);
+	}
+	ck_assert_int_eq(mayuse("bob@example.com", "list499@example.com"), 1);
+	ck_assert_int_eq(mayuse("bob@example.com", "list500@example.com"), 0);
+	users_close();
+}
+END_TEST
+
+/* A reverse record that is not what tern-users writes: an error, never a yes. */
+START_TEST(mayuse_corrupt)
+{
+	static const struct { const char *key, *data; size_t dlen; } recs[] = {
+		{ "Sa@x.y", "l@x.y", 5 },			/* not NUL-terminated */
+		{ "Sb@x.y", "\0l@x.y\0", 7 },		/* an empty entry */
+	};
+	users_close();
+	char p[512];
+	path(p, sizeof p, "users/users.cdb");
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	struct cdb_make m;
+	ck_assert_int_ge(cdb_make_start(&m, fd), 0);
+	for (size_t i = 0; i < sizeof recs / sizeof *recs; i++)
+		ck_assert_int_eq(cdb_make_add(&m, (const unsigned char *)recs[i].key, strlen(recs[i].key),
+					      (const unsigned char *)recs[i].data, recs[i].dlen), 0);
+	ck_assert_int_eq(cdb_make_finish(&m), 0);
+	ck_assert_int_eq(close(fd), 0);
+	free(m.split);
+	while (m.head) { struct cdb_hplist *nx = m.head->next; free(m.head); m.head = nx; }
+	errno = 0;
+	ck_assert_int_eq(mayuse("a@x.y", "l@x.y"), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(mayuse("b@x.y", "l@x.y"), -1);
+	ck_assert_int_eq(mayuse("a@x.y", "a@x.y"), 1);		/* itself needs no record */
+	users_close();
+	nocdb();
+}
+END_TEST
+
+/* ---- passwords ---- */
+
+START_TEST(passbad)
+{
+	static char big[USERS_MAXPASS + 2];
+	memset(big, 'p', sizeof big);
+	ck_assert_ptr_null(users_passbad("x", 1));
+	ck_assert_ptr_null(users_passbad("with spaces and \xc3\xa9", 18));
+	ck_assert_ptr_null(users_passbad(big, USERS_MAXPASS));
+	ck_assert_ptr_nonnull(users_passbad(big, USERS_MAXPASS + 1));
+	ck_assert_ptr_nonnull(users_passbad("", 0));
+	ck_assert_ptr_nonnull(users_passbad("a\0b", 3));
+	ck_assert_ptr_nonnull(users_passbad("a\rb", 3));
+	ck_assert_ptr_nonnull(users_passbad("ab\n", 3));
+	char h[USERS_HASHSIZE];
+	errno = 0;
+	ck_assert_int_eq(users_hashpass("a\nb", 3, h, sizeof h), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(users_hashpass("ok", 2, h, 10), -1);		/* too small for the hash */
+}
+END_TEST
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int check(const char *login, const char *pass, struct user_rec *u)
+{
+	return users_checkpass(login, strlen(login), pass, strlen(pass), u);
+}
+
+START_TEST(checkpass)
+{
+	static const char pw[] = "correct horse \xc3\xa9 staple";
+	char h1[USERS_HASHSIZE], h2[USERS_HASHSIZE], s[2048];
+	ck_assert_int_eq(users_hashpass(pw, sizeof pw - 1, h1, sizeof h1), 0);
+	ck_assert_int_eq(users_hashpass(pw, sizeof pw - 1, h2, sizeof h2), 0);
+	ck_assert_msg(!strncmp(h1, "$y$", 3) || !strncmp(h1, "$6$", 3), "hash %s", h1);
+	ck_assert_str_ne(h1, h2);				/* a new salt each time */
+	ck_assert_ptr_null(strstr(h1, "horse"));
+	const char *err;
+	ck_assert_int_eq(userdb_pwhash(h1, strlen(h1), &err), 0);	/* fits a U record */
+	/* carol: SHA-512-crypt of "tern dummy password"; dave: no password. */
+	snprintf(s, sizeof s, "D:example.com\nU:bob@example.com:%s:\n"
+		 "U:carol@example.com:$6$oJaQip0NppKPtpmQ$d1KprqNVe3crMg4xpeJ4FLm1n/huRAALtLvriZEcc84eIY.c5GrNRPpgEyz741ruQx/w6bFboNgbSf.zcDkIY/:/srv/carol\n"
+		 "U:dave@example.com::\nU:eve@example.com:notahash:\nA:root@example.com:bob@example.com\n", h1);
+	users_close();
+	compile(s);
+	struct user_rec u;
+	ck_assert_int_eq(check("bob@example.com", pw, &u), 1);
+	ck_assert_str_eq(u.addr, "bob@example.com");
+	ck_assert_str_eq(u.pwhash, h1);
+	ck_assert_int_eq(check("Bob@EXAMPLE.com", pw, &u), 1);		/* logins without case */
+	ck_assert_str_eq(u.addr, "bob@example.com");
+	ck_assert_int_eq(check("bob@example.com", pw, 0), 1);
+	ck_assert_int_eq(check("bob@example.com", "correct horse", &u), 0);
+	ck_assert_str_eq(u.addr, "");					/* nothing left behind */
+	ck_assert_int_eq(check("bob@example.com", "CORRECT HORSE \xc3\xa9 STAPLE", &u), 0);
+	ck_assert_int_eq(check("bob@example.com", "", &u), 0);
+	ck_assert_int_eq(users_checkpass("bob@example.com", 15, pw, sizeof pw, &u), 0);	/* + NUL */
+	ck_assert_int_eq(check("carol@example.com", "tern dummy password", &u), 1);
+	ck_assert_str_eq(u.dir, "/srv/carol");
+	ck_assert_int_eq(check("carol@example.com", "tern dummy passwort", &u), 0);
+	ck_assert_int_eq(check("dave@example.com", "", &u), 0);		/* no password: no login */
+	ck_assert_int_eq(check("dave@example.com", "x", &u), 0);
+	ck_assert_int_eq(check("eve@example.com", "notahash", &u), 0);	/* crypt refuses it */
+	ck_assert_int_eq(check("root@example.com", pw, &u), 0);		/* an alias */
+	ck_assert_int_eq(check("nobody@example.com", pw, &u), 0);
+	ck_assert_int_eq(users_checkpass("bob@example.com\0x", 17, pw, sizeof pw - 1, &u), 0);
+	static char big[USERS_MAXPASS + 1];
+	memset(big, 'p', sizeof big);
+	ck_assert_int_eq(users_checkpass("bob@example.com", 15, big, sizeof big, &u), 0);
+
+	/* An unknown login or an empty hash costs about what a wrong password does. */
+	double known = 1e9, unknown = 1e9, nopw = 1e9;
+	for (int i = 0; i < 3; i++) {
+		double t = now();
+		ck_assert_int_eq(check("bob@example.com", "wrong", &u), 0);
+		double k = now() - t;
+		t = now();
+		ck_assert_int_eq(check("nobody@example.com", "wrong", &u), 0);
+		double x = now() - t;
+		t = now();
+		ck_assert_int_eq(check("dave@example.com", "wrong", &u), 0);
+		double d = now() - t;
+		if (k < known) known = k;
+		if (x < unknown) unknown = x;
+		if (d < nopw) nopw = d;
+	}
+	if (!strncmp(h1, "$y$", 3)) {
+		ck_assert_msg(unknown > known / 3, "unknown login %.4f s, known %.4f s", unknown, known);
+		ck_assert_msg(nopw > known / 3, "no password %.4f s, known %.4f s", nopw, known);
+	}
+	users_close();
+	nocdb();
+}
+END_TEST
+
 int main(void)
 {
 	if (!mkdtemp(home)) { perror("mkdtemp"); return 1; }
@@ -777,6 +1025,12 @@ int main(void)
 	tcase_add_test(tc, rebuild_seen);
 	tcase_add_test(tc, corrupt_cdb);
 	tcase_add_test(tc, cdb_write_error);
+	tcase_add_test(tc, mayuse_basic);
+	tcase_add_test(tc, mayuse_delimiter);
+	tcase_add_test(tc, mayuse_many);
+	tcase_add_test(tc, mayuse_corrupt);
+	tcase_add_test(tc, passbad);
+	tcase_add_test(tc, checkpass);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
