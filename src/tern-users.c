@@ -1,6 +1,7 @@
 /* tern-users: manage the users database (doc/tern-users.8, doc/users.5).
  *   tern-users add-domain DOMAIN | del-domain [-f] DOMAIN | add ADDRESS [DIR] | del ADDRESS
- *            | alias ADDRESS TARGET... | unalias ADDRESS | list | show ADDRESS | build
+ *            | passwd [-d] ADDRESS | alias ADDRESS TARGET... | unalias ADDRESS | list
+ *            | show ADDRESS | build
  * Every change holds users/lock, rewrites users/users and compiles users/users.cdb, each
  * through a temporary file, fsync and rename, so readers only ever see whole files. */
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -31,7 +33,8 @@
 
 static const char usage_text[] =
 	"usage: tern-users add-domain DOMAIN | del-domain [-f] DOMAIN | add ADDRESS [DIR] | "
-	"del ADDRESS | alias ADDRESS TARGET... | unalias ADDRESS | list | show ADDRESS | build";
+	"del ADDRESS | passwd [-d] ADDRESS | alias ADDRESS TARGET... | unalias ADDRESS | list | "
+	"show ADDRESS | build";
 
 static void usage(void) { tern_die(EX_USAGE, usage_text); }
 static void nomem(void) { tern_die(EX_OSERR, "out of memory"); }
@@ -438,6 +441,15 @@ static void cmd_add(char *a, char *dir)
 	stralloc_free(&l);
 }
 
+/* The entry of user a (lowercase, n bytes), or a fatal error. */
+static long need_user(const struct userdb *db, const char *a, size_t n)
+{
+	long i = userdb_find(db, 'U', a, n);
+	if (i < 0 && userdb_find(db, 'A', a, n) >= 0) tern_die(EX_DATAERR, "not a user but an alias (use unalias): ", a);
+	if (i < 0) tern_die(EX_DATAERR, "no such user: ", a);
+	return i;
+}
+
 static void cmd_del(char *a)
 {
 	struct userdb db;
@@ -446,9 +458,7 @@ static void cmd_del(char *a)
 	arg_address(a, 0);
 	lock();
 	load(&db, 1);
-	long i = userdb_find(&db, 'U', a, n);
-	if (i < 0 && userdb_find(&db, 'A', a, n) >= 0) tern_die(EX_DATAERR, "not a user but an alias (use unalias): ", a);
-	if (i < 0) tern_die(EX_DATAERR, "no such user: ", a);
+	long i = need_user(&db, a, n);
 	user_dir(dir, sizeof dir, &db.ent[i].rec);
 	userdb_del(&db, (size_t)i);
 	install(&db, 1);
@@ -459,6 +469,137 @@ static void cmd_del(char *a)
 	puts_("\n");
 	flush();
 	userdb_free(&db);
+}
+
+/* ---- passwords ---- */
+
+static char pw[2][USERS_MAXPASS + 2];
+static int ttyfd = -1;
+static struct termios ttysaved;
+
+static void tty_restore(void)
+{
+	if (ttyfd >= 0) (void)tcsetattr(ttyfd, TCSAFLUSH, &ttysaved);
+}
+
+/* Nothing of a password outlives its use, not even on the way out. */
+static void wipe_pw(void)
+{
+	tty_restore();
+	explicit_bzero(pw, sizeof pw);
+}
+
+/* One line from fd into buf, without its '\n'; stops after USERS_MAXPASS + 1 bytes (too
+ * long, as users_passbad will say).  Byte by byte: nothing after the line is consumed. */
+static size_t read_line(int fd, char *buf, const char *what)
+{
+	size_t n = 0;
+	while (n <= USERS_MAXPASS) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR) continue;
+		if (r < 0) { wipe_pw(); tern_die_sys(EX_IOERR, "reading the password from ", what); }
+		if (r == 0 || c == '\n') break;
+		buf[n++] = c;
+	}
+	return n;
+}
+
+/* A signal while echo is off: echo back on, then die of the signal. */
+static void onsig(int sig)
+{
+	tty_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static const int ttysigs[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static void tty_signals(void (*h)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = h;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof ttysigs / sizeof *ttysigs; i++)
+		if (sigaction(ttysigs[i], &sa, 0) != 0) tern_die_sys(EX_OSERR, "sigaction");
+}
+
+static size_t ask(const char *prompt, char *buf)
+{
+	if (fd_write_all(ttyfd, prompt, strlen(prompt)) != 0) {
+		wipe_pw();
+		tern_die_sys(EX_IOERR, "writing to /dev/tty");
+	}
+	size_t n = read_line(ttyfd, buf, "/dev/tty");
+	(void)fd_write_all(ttyfd, "\n", 1);	/* the newline echo did not show */
+	return n;
+}
+
+/* Twice on /dev/tty, echo off; both must match. */
+static size_t read_tty(void)
+{
+	ttyfd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (ttyfd < 0) tern_die_sys(EX_IOERR, "opening /dev/tty");
+	if (tcgetattr(ttyfd, &ttysaved) != 0) tern_die_sys(EX_IOERR, "reading the terminal settings");
+	struct termios t = ttysaved;
+	t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+	tty_signals(onsig);
+	if (tcsetattr(ttyfd, TCSAFLUSH, &t) != 0) tern_die_sys(EX_IOERR, "turning off echo");
+	size_t n = ask("New password: ", pw[0]);
+	size_t n2 = n <= USERS_MAXPASS && n ? ask("Retype new password: ", pw[1]) : n;
+	tty_restore();
+	tty_signals(SIG_DFL);
+	if (close(ttyfd) != 0) tern_die_sys(EX_IOERR, "closing /dev/tty");
+	ttyfd = -1;
+	if (n2 != n || memcmp(pw[0], pw[1], n) != 0) {
+		wipe_pw();
+		tern_die(EX_DATAERR, "bad password: the two do not match");
+	}
+	return n;
+}
+
+/* The new password's hash into out (size USERS_HASHSIZE): the password from the first
+ * line of standard input, or asked for twice on the terminal. */
+static void new_hash(char *out)
+{
+	size_t n = isatty(0) ? read_tty() : read_line(0, pw[0], "standard input");
+	const char *bad = users_passbad(pw[0], n);
+	if (bad) {
+		wipe_pw();
+		tern_die(EX_DATAERR, "bad password: ", bad);
+	}
+	int r = users_hashpass(pw[0], n, out, USERS_HASHSIZE);
+	wipe_pw();
+	if (r < 0) tern_die_sys(EX_OSERR, "hashing the password");
+}
+
+/* Sets (or with clear, empties) a user's password hash. */
+static void cmd_passwd(char *a, int clear)
+{
+	struct userdb db;
+	stralloc l = {0};
+	char hash[USERS_HASHSIZE] = "";
+	size_t n = strlen(a);
+	arg_address(a, 0);
+	if (!clear) {
+		/* No prompt for a user that does not exist; hashing takes a while, so it is done
+		 * before the lock is taken, and the user looked for again under it. */
+		load(&db, 1);
+		need_user(&db, a, n);
+		userdb_free(&db);
+		new_hash(hash);
+	}
+	lock();
+	load(&db, 1);
+	const struct userdb_line *r = &db.ent[need_user(&db, a, n)].rec;
+	line3(&l, "U:", a, ":");
+	if (!stralloc_cats(&l, hash) || !stralloc_cats(&l, ":") || !stralloc_catb(&l, r->dir, r->dirlen)) nomem();
+	set(&db, need_user(&db, a, n), &l);
+	install(&db, 1);
+	explicit_bzero(hash, sizeof hash);
+	userdb_free(&db);
+	stralloc_free(&l);
 }
 
 static void cmd_alias(char *a, char **t, size_t nt)
@@ -624,6 +765,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(cmd, "del-domain") && n == 1) cmd_del_domain(args[0], force);
 	else if (!strcmp(cmd, "add") && (n == 1 || n == 2)) cmd_add(args[0], n == 2 ? args[1] : 0);
 	else if (!strcmp(cmd, "del") && n == 1) cmd_del(args[0]);
+	else if (!strcmp(cmd, "passwd") && n == 1) cmd_passwd(args[0], 0);
+	else if (!strcmp(cmd, "passwd") && n == 2 && !strcmp(args[0], "-d")) cmd_passwd(args[1], 1);
 	else if (!strcmp(cmd, "alias") && n >= 2) cmd_alias(args[0], args + 1, n - 1);
 	else if (!strcmp(cmd, "unalias") && n == 1) cmd_unalias(args[0]);
 	else if (!strcmp(cmd, "list") && n == 0) cmd_list();
