@@ -12,7 +12,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <stralloc.h>
 #include "addr.h"
 #include "control.h"
@@ -24,11 +27,16 @@
 #include "home.h"
 #include "qlog.h"
 #include "qprog.h"
+#include "sasl.h"
 #include "smtp.h"
 #include "spawn.h"
+#include "tlsctl.h"
 #include "users.h"
 
 #define MAXBAD 10		/* bad commands before 421 */
+#define MAXAUTHFAIL 3		/* failed AUTH before 421 */
+
+extern char **environ;
 
 static struct smtp_io io;
 
@@ -39,6 +47,16 @@ static unsigned long databytes, maxrcpt, timeout, greetdelay, barelf_ok;
 static stralloc rcpthosts;
 static char remoteip[64] = "unknown", remotehost[256] = "unknown", sid[40];
 static int relayclient, localsession;
+
+/* ---- TLS and AUTH ---- */
+
+static int submission;		/* -s: AUTH before MAIL (and TLS before AUTH) */
+static int tlsctl = -1;		/* tern-tlsd's control socket, while STARTTLS is possible */
+static int tls;			/* the session is encrypted */
+static struct tls_info tlsinfo;
+static char authuser[SASL_FIELDMAX + 1];	/* the login, lowercase, once authenticated */
+static int authfails;
+static char authsender[8];	/* control/smtpauthsender: own or any */
 
 /* ---- the session ---- */
 
@@ -97,8 +115,11 @@ static void readconf(void)
 	    control_readulong(&timeout, "timeoutsmtpd", 300) < 0 ||
 	    control_readulong(&greetdelay, "smtpgreetdelay", 0) < 0 ||
 	    control_readulong(&barelf_ok, "smtpbarelf", 0) < 0 ||
-	    control_readlines(&rcpthosts, "rcpthosts") < 0)
+	    control_readlines(&rcpthosts, "rcpthosts") < 0 ||
+	    control_readline(authsender, sizeof authsender, "smtpauthsender", "own") < 0)
 		tern_die_sys(111, "reading control files");
+	if (strcmp(authsender, "own") != 0 && strcmp(authsender, "any") != 0)
+		tern_die(111, "control/smtpauthsender must be own or any");
 	if (timeout == 0) timeout = 1;
 	if (maxrcpt == 0) maxrcpt = 1;
 }
@@ -134,7 +155,7 @@ static void peer(void)
 			inet_ntop(AF_INET, &((struct sockaddr_in *)&ss)->sin_addr, remoteip, sizeof remoteip);
 		else if (inet && ss.ss_family == AF_INET6)
 			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&ss)->sin6_addr, remoteip, sizeof remoteip);
-		else if (!inet) {
+		else if (!inet && !getenv("TERN_TLS") && !getenv("TERN_TLSCTL")) {
 			localsession = 1;
 			snprintf(remoteip, sizeof remoteip, "local");
 			snprintf(remotehost, sizeof remotehost, "localhost");
@@ -242,6 +263,8 @@ static void ehlo_reply(void)
 	out("250-ENHANCEDSTATUSCODES");
 	out("250-SMTPUTF8");
 	out("250-CHUNKING");
+	if (tlsctl >= 0 && !tls) out("250-STARTTLS");
+	if (tls && submission && !*authuser) out("250-AUTH PLAIN LOGIN");
 	out("250 DSN");
 }
 
@@ -278,6 +301,8 @@ static void cmd_mail(char *arg, size_t len)
 {
 	if (!*helo) { bad("503 5.5.1 say EHLO or HELO first"); return; }
 	if (tx.active) { bad("503 5.5.1 nested MAIL command"); return; }
+	if (submission && !tls) { bad("530 5.7.0 must issue a STARTTLS command first"); return; }
+	if (submission && !*authuser) { bad("530 5.7.0 authentication required"); return; }
 	char *a = after(arg, "FROM:"), *end = arg + len, *rest;
 	struct smtp_path p;
 	const char *why, *cr;
@@ -324,6 +349,18 @@ static void cmd_mail(char *arg, size_t len)
 	if (k < 0) { bad("501 5.5.4 syntax: bad parameter"); return; }
 	if (p.eightbit && !utf8) { bad("553 5.6.7 non-ASCII address needs SMTPUTF8"); return; }
 	if (eightbit(arg, len) && !utf8) { bad("501 5.5.4 8-bit bytes in a command need SMTPUTF8"); return; }
+	if (*authuser && !strcmp(authsender, "own")) {
+		char f[SMTP_PATHMAX + 1];
+		memcpy(f, p.addr, p.len + 1);
+		addr_lower(f, p.len);
+		int r = p.len ? users_mayuse(authuser, strlen(authuser), f, p.len) : 0;
+		if (r < 0) { out("451 4.3.0 users database unreadable, try again later"); return; }
+		if (!r) {
+			logev("mail", "from", p.addr, "refused", "not the user's address");
+			bad("553 5.7.1 sender address not owned by the authenticated user");
+			return;
+		}
+	}
 	tx_reset();
 	tx.active = 1;
 	tx.utf8 = utf8;
@@ -430,10 +467,13 @@ static void q_put(const char *s, size_t n)
 	}
 }
 
+/* RFC 3848 and 6531: ESMTP, ESMTPS, ESMTPA, ESMTPSA, UTF8SMTP... */
 static const char *proto(void)
 {
-	if (tx.utf8) return "UTF8SMTP";
-	return esmtp ? "ESMTP" : "SMTP";
+	static char p[16];
+	if (!esmtp) return "SMTP";
+	snprintf(p, sizeof p, "%s%s%s", tx.utf8 ? "UTF8SMTP" : "ESMTP", tls ? "S" : "", *authuser ? "A" : "");
+	return p;
 }
 
 static int q_start(void)
@@ -452,14 +492,15 @@ static int q_start(void)
 	date822_fmt(date, time(0));
 	if (strcmp(remotehost, "unknown") == 0) snprintf(rdns, sizeof rdns, "[%s]", remoteip);
 	else snprintf(rdns, sizeof rdns, "%s [%s]", remotehost, remoteip);
-	char hdr[1400];
+	char hdr[1600], using[128] = "";
 	int n;
+	if (tls) snprintf(using, sizeof using, "\n\t(using %s with cipher %s)", tlsinfo.proto, tlsinfo.cipher);
 	if (tx.nrcpt == 1)
-		n = snprintf(hdr, sizeof hdr, "Received: from %s (%s)\n\tby %s (tern-smtpd) with %s id %s.%lu\n\tfor <%s>; %s\n",
-			     helo, rdns, me, proto(), sid, tx.msgs, tx.firstrcpt, date);
+		n = snprintf(hdr, sizeof hdr, "Received: from %s (%s)%s\n\tby %s (tern-smtpd) with %s id %s.%lu\n\tfor <%s>; %s\n",
+			     helo, rdns, using, me, proto(), sid, tx.msgs, tx.firstrcpt, date);
 	else
-		n = snprintf(hdr, sizeof hdr, "Received: from %s (%s)\n\tby %s (tern-smtpd) with %s id %s.%lu;\n\t%s\n",
-			     helo, rdns, me, proto(), sid, tx.msgs, date);
+		n = snprintf(hdr, sizeof hdr, "Received: from %s (%s)%s\n\tby %s (tern-smtpd) with %s id %s.%lu;\n\t%s\n",
+			     helo, rdns, using, me, proto(), sid, tx.msgs, date);
 	if (n > 0) q_put(hdr, (size_t)n < sizeof hdr ? (size_t)n : sizeof hdr - 1);
 	return 0;
 }
@@ -663,23 +704,217 @@ static void cmd_bdat(char *arg)
 	tx_reset();
 }
 
+/* ---- STARTTLS (RFC 3207) through tern-tlsd ---- */
+
+static void tls_setup(void)
+{
+	const char *d = getenv("TERN_TLS"), *c = getenv("TERN_TLSCTL");
+	if (d) {
+		/* Implicit TLS: tern-tlsd finished the handshake before starting us. */
+		if (tlsctl_parse(d, strlen(d), &tlsinfo) != 0) tern_die(111, "TERN_TLS is not a TLS description");
+		tls = 1;
+	} else if (c) {
+		unsigned long fd;
+		int fl;
+		if (tern_scan_ulong(c, &fd) != 0 || fd < 3 || fd > 1023 || (fl = fcntl((int)fd, F_GETFD)) < 0)
+			tern_die(111, "TERN_TLSCTL is not an open file descriptor");
+		/* Only tern-smtpd talks to tern-tlsd: the queue program must not inherit it. */
+		if (fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) != 0) tern_die_sys(111, "fcntl");
+		tlsctl = (int)fd;
+	}
+	unsetenv("TERN_TLS");
+	unsetenv("TERN_TLSCTL");
+}
+
+/* tern-tlsd's answer, one line, within the handshake's time. */
+static int tls_answer(char *line, size_t max)
+{
+	size_t n = 0;
+	while (n < max - 1) {
+		struct pollfd p = { tlsctl, POLLIN, 0 };
+		int r = poll(&p, 1, (int)(timeout + 60) * 1000);
+		if (r < 0 && errno == EINTR) continue;
+		if (r <= 0) return -1;
+		ssize_t k = read(tlsctl, line + n, 1);	/* byte by byte: what follows is TLS data */
+		if (k < 0 && errno == EINTR) continue;
+		if (k <= 0) return -1;
+		if (line[n] == '\n') { line[n] = 0; return (int)n; }
+		n++;
+	}
+	return -1;
+}
+
+static void cmd_starttls(const char *arg)
+{
+	if (*arg) { bad("501 5.5.4 syntax: STARTTLS takes no argument"); return; }
+	if (tls) { bad("503 5.5.1 TLS already active"); return; }
+	if (tlsctl < 0) { bad("502 5.5.1 STARTTLS not available"); return; }
+	out("220 2.0.0 ready to start TLS");
+	if (smtp_flush(&io) != 0) quit(0, "connection lost");
+	if (fd_write_all(tlsctl, TLSCTL_REQUEST, strlen(TLSCTL_REQUEST)) != 0) quit(0, "tern-tlsd gone");
+	char line[TLSCTL_LINEMAX];
+	int n = tls_answer(line, sizeof line);
+	if (n < 3 || memcmp(line, "ok ", 3) != 0 || tlsctl_parse(line + 3, (size_t)n - 3, &tlsinfo) != 0) {
+		logev("tls-fail", "why", n > 5 && !memcmp(line, "fail ", 5) ? line + 5 : "no answer from tern-tlsd", 0, 0);
+		_exit(0);
+	}
+	/* From now on the client is the cleartext side of tern-tlsd.  Whatever the client
+	 * sent before the handshake, still in our buffer, is dropped (CVE-2011-0411), and
+	 * so is all we knew of the session (RFC 3207 4.2). */
+	if (dup2(tlsctl, 0) < 0 || dup2(tlsctl, 1) < 0) tern_die_sys(111, "dup2");
+	close(tlsctl);
+	tlsctl = -1;
+	smtp_init(&io, 0, 1, (unsigned)timeout);
+	tls = 1;
+	helo[0] = 0;
+	esmtp = 0;
+	tx_reset();
+	logev("starttls", "tls", tlsinfo.proto, "cipher", tlsinfo.cipher);
+}
+
+/* ---- AUTH (RFC 4954): PLAIN (RFC 4616) and LOGIN, checked by tern-checkpassword ---- */
+
+static char authline[SASL_LINEMAX + 1];
+
+/* A client response to a 334 challenge, decoded into buf.  Returns its length, -1 when
+ * the client cancelled or sent bad base64 (the reply is given), -2 when too long. */
+static long auth_response(const char *challenge, unsigned char *buf, size_t bufn)
+{
+	out(challenge);
+	size_t n;
+	int r = smtp_getline_max(&io, authline, SASL_LINEMAX, &n);
+	if (r == SMTP_EOF) quit(0, "client closed in AUTH");
+	if (r == SMTP_TIMEOUT) quit("421 4.4.2 timeout, closing", "timeout in AUTH");
+	if (r == SMTP_TOOLONG) { out("500 5.5.6 authentication exchange line too long"); return -2; }
+	if (r != SMTP_OK) { out("501 5.5.2 bare CR or LF in AUTH response"); return -1; }
+	if (n == 1 && authline[0] == '*') { out("501 5.0.0 authentication cancelled"); return -1; }
+	long k = sasl_b64decode(authline, n, buf, bufn);
+	explicit_bzero(authline, n);
+	if (k < 0) out("501 5.5.2 cannot decode the base64 response");
+	return k;
+}
+
+/* Runs tern-checkpassword with login\0password\0 on fd 3: 0 good, 1 bad, -1 trouble. */
+static int checkpassword(const char *login, size_t ln, const char *pass, size_t pn)
+{
+	char path[4096];
+	if (tern_binpath(path, sizeof path, "tern-checkpassword") != 0) return -1;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0) return -1;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	posix_spawn_file_actions_t fa;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, null, 0);
+	posix_spawn_file_actions_adddup2(&fa, null, 1);
+	posix_spawn_file_actions_adddup2(&fa, p[0], 3);
+	char *argv[] = { "tern-checkpassword", 0 };
+	pid_t pid;
+	int r = null < 0 ? -1 : posix_spawn(&pid, path, &fa, 0, argv, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[0]);
+	if (null >= 0) close(null);
+	if (r != 0) { close(p[1]); return -1; }
+	/* The whole request fits in the pipe's buffer: write it, then wait. */
+	int w = fd_write_all(p[1], login, ln) == 0 && fd_write_all(p[1], "", 1) == 0 &&
+		fd_write_all(p[1], pass, pn) == 0 && fd_write_all(p[1], "\0\0", 2) == 0;
+	close(p[1]);
+	int st = tern_wait(pid);
+	if (!w) return -1;
+	return st == 0 ? 0 : st == 1 ? 1 : -1;
+}
+
+static void auth_done(const char *mech, struct sasl_cred *c)
+{
+	char who[SASL_FIELDMAX + 1];
+	memcpy(who, c->authcid, c->clen + 1);
+	addr_lower(who, c->clen);
+	int ok = c->zlen == 0 || (c->zlen == c->clen && !strcasecmp(c->authzid, c->authcid));
+	int r = ok ? checkpassword(who, c->clen, c->pass, c->plen) : 1;
+	sasl_wipe(c);
+	struct qlog l;
+	qlog_start(&l);
+	qlog_kv(&l, "sid", sid);
+	qlog_kv(&l, "event", "auth");
+	qlog_kv(&l, "mech", mech);
+	qlog_kv(&l, "user", who);
+	qlog_kv(&l, "result", r == 0 ? "ok" : r == 1 ? "fail" : "error");
+	qlog_emit(&l);
+	if (r < 0) { out("454 4.7.0 temporary authentication failure"); return; }
+	if (r == 1) {
+		if (++authfails >= MAXAUTHFAIL)
+			quit("421 4.7.0 too many failed authentications, closing", "too many failed AUTH");
+		out(ok ? "535 5.7.8 authentication credentials invalid" : "535 5.7.8 authorization identity refused");
+		return;
+	}
+	memcpy(authuser, who, strlen(who) + 1);
+	relayclient = 1;
+	out("235 2.7.0 authentication successful");
+}
+
+static void cmd_auth(char *arg)
+{
+	if (!submission) { bad("502 5.5.1 AUTH not available on this port"); return; }
+	if (!tls) { bad("530 5.7.0 must issue a STARTTLS command first"); return; }
+	if (!esmtp) { bad("503 5.5.1 say EHLO first"); return; }
+	if (*authuser) { bad("503 5.5.1 already authenticated"); return; }
+	if (tx.active) { bad("503 5.5.1 AUTH not allowed in a mail transaction"); return; }
+	while (*arg == ' ') arg++;
+	char *mech = arg, *init = strchr(arg, ' ');
+	if (init) { *init++ = 0; while (*init == ' ') init++; }
+	static unsigned char buf[SASL_LINEMAX];
+	static struct sasl_cred c;
+	long k;
+	if (!strcasecmp(mech, "PLAIN")) {
+		if (init && *init) {
+			if (!strcmp(init, "*")) { out("501 5.0.0 authentication cancelled"); return; }
+			k = sasl_b64decode(init, strlen(init), buf, sizeof buf);
+			explicit_bzero(init, strlen(init));
+			if (k < 0) { bad("501 5.5.2 cannot decode the base64 response"); return; }
+		} else if ((k = auth_response("334 ", buf, sizeof buf)) < 0) { badcmds++; return; }
+		int r = sasl_plain(buf, (size_t)k, &c);
+		explicit_bzero(buf, (size_t)k);
+		if (r != 0) { bad("501 5.5.2 malformed PLAIN response"); return; }
+		auth_done("PLAIN", &c);
+	} else if (!strcasecmp(mech, "LOGIN")) {
+		memset(&c, 0, sizeof c);
+		if (init && *init) {
+			k = sasl_b64decode(init, strlen(init), buf, sizeof buf);
+			if (k < 0) { bad("501 5.5.2 cannot decode the base64 response"); return; }
+		} else if ((k = auth_response("334 VXNlcm5hbWU6", buf, sizeof buf)) < 0) { badcmds++; return; }
+		if (sasl_field(buf, (size_t)k, c.authcid, &c.clen) != 0) { bad("501 5.5.2 malformed user name"); return; }
+		if ((k = auth_response("334 UGFzc3dvcmQ6", buf, sizeof buf)) < 0) { sasl_wipe(&c); badcmds++; return; }
+		int r = sasl_field(buf, (size_t)k, c.pass, &c.plen);
+		explicit_bzero(buf, (size_t)k);
+		if (r != 0) { sasl_wipe(&c); bad("501 5.5.2 malformed password"); return; }
+		auth_done("LOGIN", &c);
+	} else if (!*mech) bad("501 5.5.4 syntax: AUTH mechanism [initial-response]");
+	else bad("504 5.5.4 unrecognized authentication type");
+}
+
 /* ---- the loop ---- */
 
-int main(void)
+int main(int argc, char **argv)
 {
 	tern_prog = "tern-smtpd";
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "-s")) submission = 1;
+		else tern_die(64, "usage: tern-smtpd [-s]");
+	}
 	signal(SIGPIPE, SIG_IGN);
 	readconf();
 	peer();
+	tls_setup();
 	smtp_init(&io, 0, 1, (unsigned)timeout);
 	logev("start", "ip", remoteip, "host", remotehost);
 	if (greetdelay && smtp_pending(&io, (int)(greetdelay > 600 ? 600000 : greetdelay * 1000)))
 		quit("554 5.5.0 talking before the greeting, closing", "early talker");
 	out(greeting);
-	char line[SMTP_LINEMAX + 1];
+	static char line[SASL_LINEMAX + 1];
 	for (;;) {
 		size_t n;
-		int r = smtp_getline(&io, line, &n);
+		/* AUTH lines may be longer (RFC 4954 4); every other command is held to 512. */
+		int r = smtp_getline_max(&io, line, SASL_LINEMAX, &n);
+		if (r == SMTP_OK && n > SMTP_LINEMAX - 2 && strncasecmp(line, "AUTH ", 5) != 0) r = SMTP_TOOLONG;
 		if (r == SMTP_EOF) quit(0, "client closed");
 		if (r == SMTP_TIMEOUT) quit("421 4.4.2 timeout, closing", "timeout");
 		if (r == SMTP_TOOLONG) { bad("500 5.5.2 line too long"); continue; }
@@ -701,7 +936,8 @@ int main(void)
 		else if (!strcasecmp(line, "VRFY")) out("252 2.1.5 cannot verify, but will accept and attempt delivery");
 		else if (!strcasecmp(line, "EXPN")) out("502 5.5.1 EXPN not available");
 		else if (!strcasecmp(line, "HELP")) out("214 2.0.0 commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP");
-		else if (!strcasecmp(line, "STARTTLS") || !strcasecmp(line, "AUTH")) bad("502 5.5.1 not available here");
+		else if (!strcasecmp(line, "STARTTLS")) cmd_starttls(arg);
+		else if (!strcasecmp(line, "AUTH")) cmd_auth(arg);
 		else bad("500 5.5.1 unknown command");
 	}
 }

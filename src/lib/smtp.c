@@ -74,7 +74,7 @@ int smtp_fill(struct smtp_io *io)
 	}
 }
 
-int smtp_getline(struct smtp_io *io, char line[SMTP_LINEMAX + 1], size_t *n)
+int smtp_getline_max(struct smtp_io *io, char *line, size_t max, size_t *n)
 {
 	size_t k = 0;
 	int bad = SMTP_OK, prevcr = 0;
@@ -89,14 +89,19 @@ int smtp_getline(struct smtp_io *io, char line[SMTP_LINEMAX + 1], size_t *n)
 		}
 		if (prevcr && bad == SMTP_OK) bad = SMTP_BARECR;
 		prevcr = c == '\r';
-		if (k < SMTP_LINEMAX) line[k++] = c;
+		if (k < max) line[k++] = c;
 		else bad = SMTP_TOOLONG;
 	}
-	/* SMTP_LINEMAX counts the CRLF: 510 bytes of command at most. */
-	if (k > SMTP_LINEMAX - 2) bad = SMTP_TOOLONG;
+	/* max counts the CRLF: SMTP_LINEMAX allows 510 bytes of command. */
+	if (k > max - 2) bad = SMTP_TOOLONG;
 	line[k] = 0;
 	*n = k;
 	return bad;
+}
+
+int smtp_getline(struct smtp_io *io, char line[SMTP_LINEMAX + 1], size_t *n)
+{
+	return smtp_getline_max(io, line, SMTP_LINEMAX, n);
 }
 
 /* ---- paths ---- */

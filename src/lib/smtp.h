@@ -38,6 +38,8 @@ int smtp_pending(struct smtp_io *io, int wait_ms);
  * Returns SMTP_OK or one of the errors above; on TOOLONG/BARELF/BARECR the whole line has
  * been consumed. */
 int smtp_getline(struct smtp_io *io, char line[SMTP_LINEMAX + 1], size_t *n);
+/* The same with another limit: max bytes with the CRLF (at least 3), line has max + 1. */
+int smtp_getline_max(struct smtp_io *io, char *line, size_t max, size_t *n);
 /* Queue reply bytes; smtp_flush writes them.  -1 on a write error. */
 void smtp_put(struct smtp_io *io, const char *s, size_t n);
 void smtp_puts(struct smtp_io *io, const char *s);
