@@ -253,10 +253,12 @@ int users_mayuse(const char *login, size_t ln, const char *from, size_t fn)
 
 /* ---- passwords ---- */
 
+_Static_assert(USERS_MAXPASS < CRYPT_MAX_PASSPHRASE_SIZE, "crypt(3) takes every password");
+
 const char *users_passbad(const char *pass, size_t n)
 {
 	if (n == 0) return "empty password";
-	if (n > USERS_MAXPASS) return "password longer than 1024 bytes";
+	if (n > USERS_MAXPASS) return "password longer than 511 bytes";
 	if (memchr(pass, 0, n)) return "NUL byte in the password";
 	if (memchr(pass, '\r', n) || memchr(pass, '\n', n)) return "line break in the password";
 	return 0;

@@ -39,7 +39,9 @@ int users_role(const char *local, size_t n);
  * running as root) and the domain listed in control/locals.  0 no, -1 error (errno). */
 int users_systemaccounts(const char *domain, size_t n);
 
-#define USERS_MAXPASS 1024	/* longest password, in bytes */
+/* Longest password, in bytes: libxcrypt hashes at most CRYPT_MAX_PASSPHRASE_SIZE (512)
+ * bytes, its NUL included. */
+#define USERS_MAXPASS 511
 
 /* Why pass (n bytes) cannot be a password, or 0 if it can: empty, over USERS_MAXPASS
  * bytes, or holding NUL, CR or LF. */

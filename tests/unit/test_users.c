@@ -911,6 +911,8 @@ START_TEST(passbad)
 	ck_assert_int_eq(users_hashpass("a\nb", 3, h, sizeof h), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_int_eq(users_hashpass("ok", 2, h, 10), -1);		/* too small for the hash */
+	ck_assert_int_eq(users_hashpass(big, USERS_MAXPASS, h, sizeof h), 0);	/* crypt takes the longest */
+	ck_assert_int_eq(users_hashpass(big, USERS_MAXPASS + 1, h, sizeof h), -1);
 }
 END_TEST
 
