@@ -58,12 +58,32 @@ check "  ... no directory made" test ! -e "$H/mail/unknown.test"
 exits "add in a control/locals domain" 0 "$U" add sys@localhost
 check "  ... Maildir made" maildir "$H/mail/localhost/sys"
 
+# ---- passwords (t-checkpassword.sh goes further) ----
+exits "passwd from a pipe" 0 sh -c "echo 'pw of alice' | '$U' passwd ALICE@dom.test"
+check "  ... the source holds a crypt hash" grep -q '^U:alice@dom.test:\$[y6]\$[^:]*:$' "$SRC"
+check "  ... not the password" sh -c "! grep -rqaF 'pw of alice' '$H/users'"
+is "  ... show says so" "$(show alice@dom.test)" "alice@dom.test: user, directory $H/mail/dom.test/alice, password set"
+exits "passwd for a user of a control/locals domain" 0 sh -c "echo pw | '$U' passwd sys@localhost"
+check "  ... its directory field stays empty (the default)" grep -q '^U:sys@localhost:\$[y6]\$[^:]*:$' "$SRC"
+exits "passwd -d" 0 "$U" passwd -d alice@dom.test
+check "  ... empties the hash" grep -qx 'U:alice@dom.test::' "$SRC"
+is "  ... show says no password" "$(show alice@dom.test)" "alice@dom.test: user, directory $H/mail/dom.test/alice, no password"
+exits "passwd -d again is no error" 0 "$U" passwd -d alice@dom.test
+exits "passwd -d sys@localhost" 0 "$U" passwd -d sys@localhost
+exits "passwd for an unknown user refused (65)" 65 sh -c "echo pw | '$U' passwd nobody@dom.test"
+exits "empty password refused (65)" 65 sh -c "echo | '$U' passwd alice@dom.test"
+exits "passwd -d with two addresses (64)" 64 "$U" passwd -d alice@dom.test bob@dom.test
+
 # An explicit directory; its parent must exist.
 mkdir "$H/custom"
 exits "add user with a directory" 0 "$U" add carol@dom.test "$H/custom/carol"
 check "  ... Maildir in that directory" maildir "$H/custom/carol"
 check "  ... not in the default place" test ! -e "$H/mail/dom.test/carol"
 check "  ... source keeps the directory" grep -qx "U:carol@dom.test::$H/custom/carol" "$SRC"
+exits "  ... passwd for it" 0 sh -c "echo pw | '$U' passwd carol@dom.test"
+check "  ... keeps the directory" grep -q "^U:carol@dom.test:\\\$[y6]\\\$[^:]*:$H/custom/carol\$" "$SRC"
+exits "  ... passwd -d too" 0 "$U" passwd -d carol@dom.test
+check "  ... which keeps it too" grep -qx "U:carol@dom.test::$H/custom/carol" "$SRC"
 is "  ... show gives it" "$(show carol@dom.test)" "carol@dom.test: user, directory $H/custom/carol, no password"
 exits "relative directory refused (65)" 65 "$U" add dave@dom.test custom/dave
 exits "directory with .. refused (65)" 65 "$U" add dave@dom.test "$H/custom/../dave"
