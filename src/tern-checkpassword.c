@@ -5,7 +5,6 @@
  * TERN_USER set (exit 0 without PROG); a bad one waits control/authfaildelay seconds and
  * exits 1.  Exit 2: the input is malformed; 111: temporary trouble (doc/tern-checkpassword.8). */
 #include <errno.h>
-#include <grp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,6 +13,7 @@
 #include "checkpw.h"
 #include "control.h"
 #include "die.h"
+#include "prot.h"
 #include "qlog.h"
 #include "users.h"
 
@@ -50,10 +50,7 @@ static void become(const char *dir)
 	struct stat st;
 	if (stat(dir, &st) != 0) tern_die_sys(EX_TEMP, "finding the owner of ", dir);
 	if (st.st_uid == 0) tern_die(EX_TEMP, dir, ": owned by root; refusing to run a program as root for it");
-	gid_t g = st.st_gid;
-	if (setgroups(1, &g) != 0 || setgid(g) != 0 || setuid(st.st_uid) != 0)
-		tern_die_sys(EX_TEMP, "dropping privileges to the owner of ", dir);
-	if (setuid(0) == 0) tern_die(EX_TEMP, "could regain root after dropping privileges");
+	if (prot_drop(st.st_uid, st.st_gid) != 0) tern_die_sys(EX_TEMP, "dropping privileges to the owner of ", dir);
 }
 
 static void run(char **argv, const struct user_rec *u)
