@@ -673,10 +673,30 @@ START_TEST(rebuild_seen)
 }
 END_TEST
 
+struct rawrec { const char *key, *data; size_t dlen; };
+
+/* Writes the records, as they are, as $TERN_HOME/users/users.cdb. */
+static void rawcdb(const struct rawrec *recs, size_t n)
+{
+	char p[512];
+	path(p, sizeof p, "users/users.cdb");
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	struct cdb_make m;
+	ck_assert_int_ge(cdb_make_start(&m, fd), 0);
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(cdb_make_add(&m, (const unsigned char *)recs[i].key, strlen(recs[i].key),
+					      (const unsigned char *)recs[i].data, recs[i].dlen), 0);
+	ck_assert_int_eq(cdb_make_finish(&m), 0);
+	ck_assert_int_eq(close(fd), 0);
+	free(m.split);
+	while (m.head) { struct cdb_hplist *nx = m.head->next; free(m.head); m.head = nx; }
+}
+
 /* A cdb that is not what tern-users writes: an error, never a bad record. */
 START_TEST(corrupt_cdb)
 {
-	static const struct { const char *key, *data; size_t dlen; } recs[] = {
+	static const struct rawrec recs[] = {
 		{ "Unopw@x.y", "abc", 3 },		/* no NUL between hash and dir */
 		{ "Urel@x.y", "\0rel/dir", 8 },		/* a relative directory */
 		{ "Unul@x.y", "\0/a\0b", 5 },		/* a NUL inside the directory */
@@ -688,18 +708,8 @@ START_TEST(corrupt_cdb)
 	};
 	users_close();
 	char p[512];
+	rawcdb(recs, sizeof recs / sizeof *recs);
 	path(p, sizeof p, "users/users.cdb");
-	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	ck_assert_int_ge(fd, 0);
-	struct cdb_make m;
-	ck_assert_int_ge(cdb_make_start(&m, fd), 0);
-	for (size_t i = 0; i < sizeof recs / sizeof *recs; i++)
-		ck_assert_int_eq(cdb_make_add(&m, (const unsigned char *)recs[i].key, strlen(recs[i].key),
-					      (const unsigned char *)recs[i].data, recs[i].dlen), 0);
-	ck_assert_int_eq(cdb_make_finish(&m), 0);
-	ck_assert_int_eq(close(fd), 0);
-	free(m.split);
-	while (m.head) { struct cdb_hplist *n = m.head->next; free(m.head); m.head = n; }
 
 	struct user_rec u;
 	stralloc t = {0};
@@ -721,7 +731,7 @@ START_TEST(corrupt_cdb)
 	users_close();
 
 	/* A truncated file: an error or nothing, never a record. */
-	fd = open(p, O_WRONLY | O_TRUNC);
+	int fd = open(p, O_WRONLY | O_TRUNC);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(write(fd, "xyz", 3), 3);
 	ck_assert_int_eq(close(fd), 0);
@@ -864,24 +874,12 @@ END_TEST
 /* A reverse record that is not what tern-users writes: an error, never a yes. */
 START_TEST(mayuse_corrupt)
 {
-	static const struct { const char *key, *data; size_t dlen; } recs[] = {
+	static const struct rawrec recs[] = {
 		{ "Sa@x.y", "l@x.y", 5 },			/* not NUL-terminated */
 		{ "Sb@x.y", "\0l@x.y\0", 7 },		/* an empty entry */
 	};
 	users_close();
-	char p[512];
-	path(p, sizeof p, "users/users.cdb");
-	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
-	ck_assert_int_ge(fd, 0);
-	struct cdb_make m;
-	ck_assert_int_ge(cdb_make_start(&m, fd), 0);
-	for (size_t i = 0; i < sizeof recs / sizeof *recs; i++)
-		ck_assert_int_eq(cdb_make_add(&m, (const unsigned char *)recs[i].key, strlen(recs[i].key),
-					      (const unsigned char *)recs[i].data, recs[i].dlen), 0);
-	ck_assert_int_eq(cdb_make_finish(&m), 0);
-	ck_assert_int_eq(close(fd), 0);
-	free(m.split);
-	while (m.head) { struct cdb_hplist *nx = m.head->next; free(m.head); m.head = nx; }
+	rawcdb(recs, sizeof recs / sizeof *recs);
 	errno = 0;
 	ck_assert_int_eq(mayuse("a@x.y", "l@x.y"), -1);
 	ck_assert_int_eq(errno, EINVAL);
