@@ -72,8 +72,15 @@ int pem_decode(struct pem_list *l, const char *buf, size_t n)
 			case BR_PEM_BEGIN_OBJ: {
 				const char *name = br_pem_decoder_name(&pc);
 				size_t nl = strlen(name);
+				/* BearSSL 0.6 strips the closing dashes only when the line ends
+				 * right after them: with CRLF or trailing blanks the name would
+				 * be "CERTIFICATE-----".  A label never ends in '-' or a blank
+				 * (RFC 7468 section 3). */
+				while (nl && (name[nl - 1] == '-' || name[nl - 1] == ' ' || name[nl - 1] == '\t' || name[nl - 1] == '\r'))
+					nl--;
 				if (nl >= sizeof label) goto bad;
-				memcpy(label, name, nl + 1);
+				memcpy(label, name, nl);
+				label[nl] = 0;
 				br_pem_decoder_setdest(&pc, append, &s);
 				inobj = 1;
 				break;
@@ -131,7 +138,8 @@ fail:;
 void pem_free(struct pem_list *l)
 {
 	for (size_t i = 0; i < l->n; i++) {
-		explicit_bzero(l->obj[i].der, l->obj[i].len);
+		if (l->obj[i].der)	/* an empty object has none */
+			explicit_bzero(l->obj[i].der, l->obj[i].len);
 		free(l->obj[i].der);
 	}
 	free(l->obj);
