@@ -1,7 +1,7 @@
 /* checkpw: the input of the checkpassword interface (qmail's checkpassword(8)), which
  * tern-pop3d and others write to the checker's fd 3 and then close: login '\0' password
  * '\0', then an optional timestamp '\0' and anything else, all of it ignored; at most
- * CHECKPW_MAX bytes. */
+ * CHECKPW_MAX bytes.  checkpw.c also holds users.h's password functions. */
 #ifndef TERN_CHECKPW_H
 #define TERN_CHECKPW_H
 #include <stddef.h>

@@ -43,6 +43,8 @@ int users_systemaccounts(const char *domain, size_t n);
  * bytes, its NUL included. */
 #define USERS_MAXPASS 511
 
+/* The password functions are in checkpw.c (they need libcrypt; most programs do not). */
+
 /* Why pass (n bytes) cannot be a password, or 0 if it can: empty, over USERS_MAXPASS
  * bytes, or holding NUL, CR or LF. */
 const char *users_passbad(const char *pass, size_t n);

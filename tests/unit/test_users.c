@@ -988,6 +988,13 @@ START_TEST(checkpass)
 		ck_assert_msg(unknown > known / 3, "unknown login %.4f s, known %.4f s", unknown, known);
 		ck_assert_msg(nopw > known / 3, "no password %.4f s, known %.4f s", nopw, known);
 	}
+
+	/* A new password in a rebuilt cdb counts at the next check, without users_close. */
+	ck_assert_int_eq(users_hashpass("new one", 7, h2, sizeof h2), 0);
+	snprintf(s, sizeof s, "D:example.com\nU:bob@example.com:%s:\n", h2);
+	compile_rename(s);
+	ck_assert_int_eq(check("bob@example.com", "new one", &u), 1);
+	ck_assert_int_eq(check("bob@example.com", pw, &u), 0);
 	users_close();
 	nocdb();
 }
