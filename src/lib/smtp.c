@@ -140,6 +140,43 @@ static size_t domain_len(const char *s, size_t n)
 	}
 }
 
+/* 1 if s is well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, at most
+ * U+10FFFF. */
+int smtp_utf8_valid(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t len;
+		unsigned long cp, min;
+		if (c < 0x80) { i++; continue; }
+		if (c >= 0xc2 && c <= 0xdf) { len = 2; cp = c & 0x1f; min = 0x80; }
+		else if (c >= 0xe0 && c <= 0xef) { len = 3; cp = c & 0x0f; min = 0x800; }
+		else if (c >= 0xf0 && c <= 0xf4) { len = 4; cp = c & 0x07; min = 0x10000; }
+		else return 0;
+		if (n - i < len) return 0;
+		for (size_t k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80) return 0;
+			cp = cp << 6 | (s[i + k] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+		i += len;
+	}
+	return 1;
+}
+
+/* The limits of RFC 5321 4.5.3.1 count octets as sent: a quoted local part with its
+ * quotes and backslashes, a path with its brackets and any source route. */
+static int path_checks(size_t i, struct smtp_path *p, const char **why)
+{
+	if (i > SMTP_PATHMAX) { *why = "5.1.3 address too long"; return -1; }
+	if (p->eightbit && !smtp_utf8_valid(p->addr, p->len)) {
+		*why = "5.1.3 syntax: malformed UTF-8 in the address";
+		return -1;
+	}
+	return 0;
+}
+
 int smtp_parse_path(const char *s, size_t n, int nodomain_ok, struct smtp_path *p,
 		    const char **rest, const char **why)
 {
@@ -166,6 +203,7 @@ int smtp_parse_path(const char *s, size_t n, int nodomain_ok, struct smtp_path *
 		i++;
 	}
 	*why = "5.1.3 syntax: bad local part";
+	size_t lstart = i;
 	if (i < n && s[i] == '"') {
 		for (i++; i < n && s[i] != '"'; i++) {
 			unsigned char c = (unsigned char)s[i];
@@ -181,6 +219,7 @@ int smtp_parse_path(const char *s, size_t n, int nodomain_ok, struct smtp_path *
 		if (i >= n) return -1;
 		i++;
 		if (k == 0) return -1;
+		if (i - lstart > SMTP_LOCALMAX) { *why = "5.1.3 local part too long"; return -1; }
 	} else {
 		while (i < n && (atext((unsigned char)s[i]) || s[i] == '.')) {
 			if ((unsigned char)s[i] >= 0x80) p->eightbit = 1;
@@ -196,7 +235,7 @@ int smtp_parse_path(const char *s, size_t n, int nodomain_ok, struct smtp_path *
 		p->len = k;
 		p->addr[k] = 0;
 		*rest = s + i + 1;
-		return 0;
+		return path_checks(i + 1, p, why);
 	}
 	if (i >= n || s[i] != '@') return -1;
 	i++;
@@ -214,7 +253,7 @@ int smtp_parse_path(const char *s, size_t n, int nodomain_ok, struct smtp_path *
 	p->addr[k] = 0;
 	p->len = k;
 	*rest = s + i + d + 1;
-	return 0;
+	return path_checks(i + d + 1, p, why);
 }
 
 int smtp_next_param(char **s, char *end, char **name, size_t *nlen, char **val, size_t *vlen)

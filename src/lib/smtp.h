@@ -60,6 +60,8 @@ struct smtp_path {
  * a domain is allowed only when nodomain_ok (RCPT TO:<postmaster>). */
 int smtp_parse_path(const char *s, size_t n, int nodomain_ok, struct smtp_path *p,
 		    const char **rest, const char **why);
+/* 1 if the n bytes are well-formed UTF-8 (RFC 3629). */
+int smtp_utf8_valid(const char *s, size_t n);
 /* Next "NAME[=VALUE]" of a parameter list: skips spaces, returns 1 with name/value spans
  * (value may be empty; name uppercased in place), 0 at the end, -1 on a malformed one. */
 int smtp_next_param(char **s, char *end, char **name, size_t *nlen, char **val, size_t *vlen);

@@ -227,15 +227,19 @@ END_TEST
 START_TEST(path_lengths)
 {
 	char s[1200], d[600], l[100];
-	/* Local part: 64 is the limit, unquoted or quoted. */
+	/* Local part: 64 octets as sent (RFC 5321 4.5.3.1.1), quotes and backslashes
+	 * included. */
 	memset(l, 'x', 64); l[64] = 0;
 	snprintf(s, sizeof s, "<%s@d>", l);
 	ck_assert_int_eq(parse(s), 0);
 	ck_assert_uint_eq(p.at, 64);
 	ck_assert_uint_eq(p.len, 66);
 	snprintf(s, sizeof s, "<\"%s\"@d>", l);
+	BAD(s, "5.1.3 local part too long");
+	l[62] = 0;
+	snprintf(s, sizeof s, "<\"%s\"@d>", l);
 	ck_assert_int_eq(parse(s), 0);
-	ck_assert_uint_eq(p.at, 64);
+	ck_assert_uint_eq(p.at, 62);
 	memset(l, 'x', 65); l[65] = 0;
 	snprintf(s, sizeof s, "<%s@d>", l);
 	BAD(s, "5.1.3 local part too long");
@@ -243,13 +247,18 @@ START_TEST(path_lengths)
 	BAD(s, "5.1.3 local part too long");
 	snprintf(s, sizeof s, "<%s>", l);
 	ck_assert_int_eq(parse_nd(s), -1);
-	/* The limit counts the unquoted bytes stored in addr: escapes count once. */
+	/* Escapes count as sent: 31 of them and the quotes make 64, 32 are too many. */
 	char *q = s;
 	q += sprintf(q, "<\"");
-	for (int i = 0; i < 64; i++) q += sprintf(q, "\\x");
+	for (int i = 0; i < 31; i++) q += sprintf(q, "\\x");
 	sprintf(q, "\"@d>");
 	ck_assert_int_eq(parse(s), 0);
-	ck_assert_uint_eq(p.at, 64);
+	ck_assert_uint_eq(p.at, 31);
+	q = s;
+	q += sprintf(q, "<\"");
+	for (int i = 0; i < 32; i++) q += sprintf(q, "\\x");
+	sprintf(q, "\"@d>");
+	BAD(s, "5.1.3 local part too long");
 
 	/* Labels: 63 is the limit. */
 	memset(l, 'a', 63); l[63] = 0;
@@ -280,11 +289,36 @@ START_TEST(path_lengths)
 	ck_assert_int_eq(parse(s), 0);
 	snprintf(s, sizeof s, "<u@%s>", mkdomain(d, 253));
 	BAD(s, "5.1.3 address too long");
+	/* A source route counts too: it is part of the path as sent. */
+	snprintf(s, sizeof s, "<@a.b,@c.d:u@%s>", mkdomain(d, 242));
+	ck_assert_uint_eq(strlen(s), 256);
+	ck_assert_int_eq(parse(s), 0);
+	snprintf(s, sizeof s, "<@a.b,@c.d:u@%s>", mkdomain(d, 243));
+	BAD(s, "5.1.3 address too long");
 	/* The domain: 255. */
 	snprintf(s, sizeof s, "<u@%s>", mkdomain(d, 256));
 	BAD(s, "5.1.2 domain too long");
 	snprintf(s, sizeof s, "<u@%s>", mkdomain(d, 500));
 	BAD(s, "5.1.2 domain too long");
+}
+END_TEST
+
+START_TEST(path_utf8_valid)
+{
+	ck_assert_int_eq(parse("<j\xc3\xb6s\xc3\xa9@d\xc3\xa9.test>"), 0);
+	ck_assert_int_eq(p.eightbit, 1);
+	ck_assert_int_eq(parse("<\xf0\x9f\x90\xa6@d>"), 0);	/* U+1F426 */
+	BAD("<j\xffo@d>", "5.1.3 syntax: malformed UTF-8 in the address");
+	BAD("<\xc0\xaf@d>", "5.1.3 syntax: malformed UTF-8");	/* overlong '/' */
+	BAD("<\xe0\x80\xaf@d>", "5.1.3 syntax: malformed UTF-8");	/* overlong, 3 bytes */
+	BAD("<\xed\xa0\x80@d>", "5.1.3 syntax: malformed UTF-8");	/* a surrogate */
+	BAD("<\xf4\x90\x80\x80@d>", "5.1.3 syntax: malformed UTF-8");	/* over U+10FFFF */
+	BAD("<a\xc3@d>", "5.1.3 syntax: malformed UTF-8");		/* cut short */
+	BAD("<a@d\xc3>", "5.1.3 syntax: malformed UTF-8");		/* in the domain */
+	BAD("<\"a\x80\"@d>", "5.1.3 syntax: malformed UTF-8");	/* quoted */
+	ck_assert_int_eq(smtp_utf8_valid("", 0), 1);
+	ck_assert_int_eq(smtp_utf8_valid("\xe2\x82\xac", 3), 1);
+	ck_assert_int_eq(smtp_utf8_valid("\xe2\x82", 2), 0);
 }
 END_TEST
 
@@ -683,6 +717,7 @@ int main(void)
 	tcase_add_test(tc, path_route_literal);
 	tcase_add_test(tc, path_literal_at);
 	tcase_add_test(tc, path_utf8);
+	tcase_add_test(tc, path_utf8_valid);
 	tcase_add_test(tc, path_syntax_errors);
 	tcase_add_test(tc, path_control_bytes);
 	tcase_add_test(tc, path_lengths);
