@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -15,6 +16,7 @@
 #include "env.h"
 #include "home.h"
 #include "qfile.h"
+#include "qlog.h"
 
 #define EX_TOOLONG 11
 #define EX_REFUSED 31
@@ -85,6 +87,27 @@ static void trigger(const char *qid)
 	ssize_t w = write(fd, line, (size_t)n);
 	(void)w;
 	close(fd);
+}
+
+/* Called by tern-smtpd (TERN_SID set): one line joining its session's message id to
+ * the queue id, in tern-smtpd's log.  Other callers (sendmail on a terminal) get none.
+ * The value is only a label: printable ASCII, at most 63 bytes, escaped by qlog. */
+static void log_sid(const struct qfile *q)
+{
+	const char *sid = getenv("TERN_SID");
+	if (!sid || !*sid) return;
+	size_t n = strlen(sid);
+	if (n > 63) return;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)sid[i] <= ' ' || (unsigned char)sid[i] >= 0x7f) return;
+	struct qlog l;
+	qlog_start(&l);
+	qlog_kv(&l, "qid", q->qid);
+	qlog_kv(&l, "event", "queued");
+	qlog_kv(&l, "sid", sid);
+	qlog_kvu(&l, "size", q->msglen);
+	qlog_kvu(&l, "nrcpt", q->nrcpt);
+	qlog_emit(&l);
 }
 
 int main(void)
@@ -178,5 +201,6 @@ int main(void)
 	*tmppath = 0;
 	fsync_dir("queue/mess");
 	trigger(q.qid);
+	log_sid(&q);
 	return 0;
 }

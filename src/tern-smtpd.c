@@ -480,6 +480,10 @@ static int q_start(void)
 {
 	char path[4096];
 	struct qprog p;
+	/* tern-queue logs this id with its queue id: the two logs join on it. */
+	char tsid[64];
+	snprintf(tsid, sizeof tsid, "%s.%lu", sid, tx.msgs + 1);
+	if (setenv("TERN_SID", tsid, 1) != 0) return -1;
 	if (qprog_path(path, sizeof path, 1) < 0 || qprog_start(&p, path) < 0) return -1;
 	q.pid = p.pid;
 	q.m = p.m;

@@ -122,6 +122,12 @@ check "swaks: Subject and body" sh -c "grep -qx 'Subject: swaks test' '$f' && gr
 check "Received: HELO name, [127.0.0.1], with ESMTP, for <demo@example.test>" pyre "$f" \
 	'\nReceived: from swaks\.test \(\[127\.0\.0\.1\]\)\n\tby localhost \(tern-smtpd\) with ESMTP id [0-9a-f.]+\n\tfor <demo@example\.test>; [A-Z][a-z]{2}, [0-9]{1,2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} [+-][0-9]{4}\n'
 check "Return-Path is the MAIL FROM address" grep -qx 'Return-Path: <sender@remote.example>' "$f"
+# The logs join: the id in the 250 reply is logged by tern-queue with the queue id,
+# which tern-send logs when it picks the message up.
+mid=$(sed -n 's/^<-  250 2.0.0 ok: queued as \([0-9a-f.]*\).*/\1/p' "$OUT" | head -n 1)
+qid=$(sed -n "s/^prog=tern-queue qid=\([0-9a-f]*\) event=queued sid=$mid .*/\1/p" "$LOG" | head -n 1)
+check "log: tern-queue logs the reply's id ($mid) with its queue id" test -n "$qid"
+check "log: tern-send's event=new has that queue id" t_wait 5 grep -q "qid=$qid event=new" "$H/log/send.log"
 
 # --- SIZE advertised; a SIZE under the limit ---
 dlgis "SIZE advertised; MAIL SIZE=1000 250 2.1.0" "220,250,250 2.1.0,221 2.0.0,#EOF" \
