@@ -592,10 +592,11 @@ static void cmd_passwd(char *a, int clear)
 	}
 	lock();
 	load(&db, 1);
-	const struct userdb_line *r = &db.ent[need_user(&db, a, n)].rec;
+	long i = need_user(&db, a, n);
+	const struct userdb_line *r = &db.ent[i].rec;
 	line3(&l, "U:", a, ":");
 	if (!stralloc_cats(&l, hash) || !stralloc_cats(&l, ":") || !stralloc_catb(&l, r->dir, r->dirlen)) nomem();
-	set(&db, need_user(&db, a, n), &l);
+	set(&db, i, &l);
 	install(&db, 1);
 	explicit_bzero(hash, sizeof hash);
 	userdb_free(&db);
