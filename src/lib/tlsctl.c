@@ -1,5 +1,6 @@
 #include "tlsctl.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <bearssl.h>
 
@@ -51,6 +52,13 @@ static int value(const char *s, size_t len, char *out, size_t n)
 	return 0;
 }
 
+#define FIELD(k, f) { k, sizeof k - 1, offsetof(struct tls_info, f), sizeof ((struct tls_info *)0)->f }
+static const struct { const char *key; size_t kl, off, size; } fields[] = {
+	FIELD("tls", proto), FIELD("cipher", cipher), FIELD("sni", sni),
+	FIELD("ccert_cn", ccert_cn), FIELD("ccert_fp", ccert_fp), FIELD("ccert_verify", ccert_verify),
+};
+#define NFIELD (sizeof fields / sizeof fields[0])
+
 int tlsctl_parse(const char *s, size_t n, struct tls_info *ti)
 {
 	memset(ti, 0, sizeof *ti);
@@ -62,13 +70,12 @@ int tlsctl_parse(const char *s, size_t n, struct tls_info *ti)
 		if (!eq) return -1;
 		size_t kl = (size_t)(eq - (s + i));
 		const char *v = eq + 1;
-		size_t vl = (size_t)(s + k - v);
-		int r;
-		if (kl == 3 && !memcmp(s + i, "tls", 3) && !ti->proto[0]) r = value(v, vl, ti->proto, sizeof ti->proto);
-		else if (kl == 6 && !memcmp(s + i, "cipher", 6) && !ti->cipher[0]) r = value(v, vl, ti->cipher, sizeof ti->cipher);
-		else if (kl == 3 && !memcmp(s + i, "sni", 3) && !ti->sni[0]) r = value(v, vl, ti->sni, sizeof ti->sni);
-		else r = -1;
-		if (r < 0) return -1;
+		size_t vl = (size_t)(s + k - v), f;
+		for (f = 0; f < NFIELD; f++)
+			if (kl == fields[f].kl && !memcmp(s + i, fields[f].key, kl)) break;
+		if (f == NFIELD) return -1;
+		char *dst = (char *)ti + fields[f].off;
+		if (*dst || value(v, vl, dst, fields[f].size) < 0) return -1;	/* twice, or bad */
 		i = k;
 		if (i < n) {
 			i++;	/* one space between pairs, none at the end */
@@ -96,9 +103,11 @@ size_t tlsctl_format(char *out, size_t n, const struct tls_info *ti)
 {
 	if (n == 0) return 0;
 	out[0] = 0;
-	size_t at = add(out, n, 0, "tls", ti->proto);
-	at = add(out, n, at, "cipher", ti->cipher);
-	if (ti->sni[0]) at = add(out, n, at, "sni", ti->sni);
+	size_t at = 0;
+	for (size_t f = 0; f < NFIELD; f++) {
+		const char *v = (const char *)ti + fields[f].off;
+		if (f < 2 || *v) at = add(out, n, at, fields[f].key, v);	/* tls and cipher always */
+	}
 	if (at == (size_t)-1) { out[0] = 0; return 0; }
 	return at;
 }

@@ -13,7 +13,8 @@
  * whatever it had buffered (CVE-2011-0411), and tern-tlsd reads only TLS records.
  *
  * A description is logfmt: "tls=TLSv1.2 cipher=ECDHE-RSA-AES128-GCM-SHA256" plus
- * " sni=NAME" when the client named the server. */
+ * " sni=NAME" when the client named the server, and " ccert_cn=... ccert_fp=...
+ * ccert_verify=..." when it presented a certificate. */
 #ifndef TERN_TLSCTL_H
 #define TERN_TLSCTL_H
 #include <stddef.h>
@@ -26,6 +27,13 @@ struct tls_info {
 	char proto[16];		/* "TLSv1.2" */
 	char cipher[64];	/* IANA-style OpenSSL name */
 	char sni[256];		/* "" if none */
+	/* A client certificate, when control/tlsclientca made tern-tlsd ask for one and the
+	 * client sent it: its subject's CN (bytes outside printable ASCII, space and quotes
+	 * as '_'), "sha256:HEX" of it, and "ok" or "fail" (chained to control/tlsclientca
+	 * and the key proven, or not).  All "" without one. */
+	char ccert_cn[128];
+	char ccert_fp[72];
+	char ccert_verify[8];
 };
 
 /* Parses a description (n bytes, no newline).  0, or -1 when it is not one. */
