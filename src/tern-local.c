@@ -32,6 +32,7 @@
 #include "mbox.h"
 #include "qfile.h"
 #include "qlog.h"
+#include "resolve.h"
 #include "qprog.h"
 #include "sig.h"
 #include "users.h"
@@ -102,14 +103,8 @@ static void finish_sys(int code, const char *status, const char *what)
 
 /* ---- the recipient ---- */
 
-struct rcptinfo {
-	char lower[ABUF];		/* whole address, lowercase */
-	char local[ADDRMAX + 1];	/* local part, lowercase */
-	char domain[256];		/* lowercase */
-	char base[ADDRMAX + 1];		/* local part before the delimiter */
-	char ext[ADDRMAX + 1];		/* after it */
-	int hasdelim;
-};
+/* The recipient, parsed as src/lib/resolve.h does for tern-smtpd too. */
+#define rcptinfo res_rcpt
 
 static int has_ctl(const char *s)
 {
@@ -132,25 +127,14 @@ static void parse_rcpt(const char *arg, struct rcptinfo *ri)
 		snprintf(rcpt, sizeof rcpt, "%s", arg);
 		finish(EX_PERM, "5.1.3", "bad recipient address: %s", arg);
 	}
-	memcpy(ri->domain, dom, dl + 1);
-	addr_lower(ri->domain, dl);
-	memcpy(ri->local, arg, at);
-	ri->local[at] = 0;
-	snprintf(rcpt, sizeof rcpt, "%s@%s", ri->local, ri->domain);
-	addr_lower(ri->local, at);
-	snprintf(ri->lower, sizeof ri->lower, "%s@%s", ri->local, ri->domain);
-
 	char delim[64];
 	if (control_readline(delim, sizeof delim, "delimiter", "+") < 0)
 		finish_sys(EX_TEMP, "4.3.5", "control/delimiter unreadable");
-	ri->hasdelim = 0;
-	char *d = *delim ? strstr(ri->local, delim) : 0;
-	if (d && d != ri->local) {
-		ri->hasdelim = 1;
-		memcpy(ri->base, ri->local, (size_t)(d - ri->local));
-		ri->base[d - ri->local] = 0;
-		snprintf(ri->ext, sizeof ri->ext, "%s", d + strlen(delim));
+	if (res_parse(ri, arg, at, dom, dl, delim) != 0) {
+		snprintf(rcpt, sizeof rcpt, "%s", arg);
+		finish(EX_PERM, "5.1.3", "bad recipient address: %s", arg);
 	}
+	snprintf(rcpt, sizeof rcpt, "%.*s@%s", (int)at, arg, ri->domain);
 }
 
 /* ---- resolution ---- */
@@ -171,71 +155,63 @@ struct target {
 	int virtual;			/* switch to the owner of $TERN_HOME/mail when root */
 };
 
-static int findalias(const char *addr, struct target *t, const char *how)
+static void asalias(struct target *t, const char *how)
 {
-	t->targets.len = 0;
-	int r = users_findalias(addr, strlen(addr), &t->targets);
-	if (r < 0) finish_sys(EX_TEMP, "4.3.0", "users database unreadable");
-	if (r == 0) return 0;
 	t->kind = T_ALIAS;
 	t->how = how;
 	t->virtual = 1;
-	return 1;
 }
 
 /* A user of the database: its directory, absolute. */
-static int finduser(const char *addr, struct target *t, const char *how)
+static void asuser(const char *addr, const struct user_rec *u, struct target *t, const char *how)
 {
-	struct user_rec u;
-	int r = users_finduser(addr, strlen(addr), &u);
-	if (r < 0) finish_sys(EX_TEMP, "4.3.0", "users database unreadable");
-	if (r == 0) return 0;
 	size_t at = addr_at(addr, strlen(addr));
 	char local[ADDRMAX + 1];
 	memcpy(local, addr, at);
 	local[at] = 0;
 	const char *domain = addr + at + 1;
 	int n;
-	if (!u.dir[0]) {
+	if (!u->dir[0]) {
 		/* The default place is built from the address: only through the gate. */
 		if (!addr_pathsafe(local, at) || !addr_pathsafe(domain, strlen(domain)))
 			finish(EX_PERM, "5.1.3", "address not usable as a mailbox name: %s", addr);
 		n = snprintf(t->dir, sizeof t->dir, "%s/mail/%s/%s", tern_home(), domain, local);
-	} else if (u.dir[0] == '/') n = snprintf(t->dir, sizeof t->dir, "%s", u.dir);
-	else n = snprintf(t->dir, sizeof t->dir, "%s/%s", tern_home(), u.dir);
+	} else if (u->dir[0] == '/') n = snprintf(t->dir, sizeof t->dir, "%s", u->dir);
+	else n = snprintf(t->dir, sizeof t->dir, "%s/%s", tern_home(), u->dir);
 	if (n < 0 || (size_t)n >= sizeof t->dir) finish(EX_TEMP, "4.3.5", "directory name too long for %s", addr);
 	t->kind = T_DIR;
 	t->how = how;
 	t->virtual = 1;
 	snprintf(t->user, sizeof t->user, "%s", local);
-	return 1;
 }
 
 /* A system account (tern-getpw): only ordinary users whose home is theirs. */
 static struct sysacct sysacc;
 
-static int findsystem(const char *name, struct target *t)
+static void assystem(const char *name, struct target *t)
 {
-	if (!addr_pathsafe(name, strlen(name))) return 0;
-	int r = getpw_mailbox(name, &sysacc);
-	if (r == -1) finish_sys(EX_TEMP, "4.3.0", "password database unreadable (tern-getpw)");
-	if (r == -2) finish_sys(EX_TEMP, "4.3.0", "home directory inaccessible");
-	if (r == 0 || strlen(sysacc.home) >= sizeof t->dir) return 0;
+	if (strlen(sysacc.home) >= sizeof t->dir) finish(EX_TEMP, "4.3.5", "home directory name too long");
 	memcpy(t->dir, sysacc.home, strlen(sysacc.home) + 1);
-	snprintf(t->user, sizeof t->user, "%s", name);
+	snprintf(t->user, sizeof t->user, "%.1000s", name);	/* a local part: <= ADDRMAX */
 	t->kind = T_DIR;
 	t->how = "system account";
 	t->system = 1;
 	t->uid = sysacc.uid;
 	t->gid = sysacc.gid;
-	return 1;
 }
 
-static int systemaccounts(const struct rcptinfo *ri)
+/* Looks up one address as an alias or a user (the postmaster's), filling t. */
+static int findrole(const char *addr, struct target *t, const char *how_alias, const char *how_user)
 {
-	int r = users_systemaccounts(ri->domain, strlen(ri->domain));
-	if (r < 0) finish_sys(EX_TEMP, "4.3.5", "control/systemaccounts or control/locals unreadable");
-	return r;
+	struct user_rec u;
+	t->targets.len = 0;
+	int r = users_findalias(addr, strlen(addr), &t->targets);
+	if (r < 0) finish_sys(EX_TEMP, "4.3.0", "users database unreadable");
+	if (r) { asalias(t, how_alias); return 1; }
+	r = users_finduser(addr, strlen(addr), &u);
+	if (r < 0) finish_sys(EX_TEMP, "4.3.0", "users database unreadable");
+	if (r) { asuser(addr, &u, t, how_user); return 1; }
+	return 0;
 }
 
 /* Steps 7: the role addresses never bounce. */
@@ -245,8 +221,7 @@ static void resolve_role(const struct rcptinfo *ri, struct target *t)
 	snprintf(me, sizeof me, "%s", tern_me());
 	addr_lower(me, strlen(me));
 	snprintf(pm, sizeof pm, "postmaster@%s", me);
-	if (strcmp(pm, ri->lower) != 0 &&
-	    (findalias(pm, t, "postmaster alias") || finduser(pm, t, "postmaster user"))) return;
+	if (strcmp(pm, ri->lower) != 0 && findrole(pm, t, "postmaster alias", "postmaster user")) return;
 	int n = snprintf(t->dir, sizeof t->dir, "%s/mail/postmaster/Maildir/", tern_home());
 	if (n < 0 || (size_t)n >= sizeof t->dir) finish(EX_TEMP, "4.3.5", "TERN_HOME too long");
 	t->kind = T_MAILDIR;
@@ -257,27 +232,26 @@ static void resolve_role(const struct rcptinfo *ri, struct target *t)
 
 static void resolve(const struct rcptinfo *ri, struct target *t)
 {
-	char addr[ABUF];
+	static char key[RES_ADDRMAX + 258];
+	struct user_rec u;
 	int r = users_islocal(ri->domain, strlen(ri->domain));
 	if (r < 0) finish_sys(EX_TEMP, "4.3.0", "users database unreadable");
 	if (r == 0) finish(EX_PERM, "5.1.2", "not a local domain: %s", ri->domain);
 	snprintf(t->local, sizeof t->local, "%s", ri->local);
-	if (findalias(ri->lower, t, "alias")) return;
-	if (finduser(ri->lower, t, "user")) return;
-	if (ri->hasdelim) {
-		snprintf(addr, sizeof addr, "%s@%s", ri->base, ri->domain);
-		t->ext = ri->ext;
-		if (findalias(addr, t, "extension alias")) return;
-		if (finduser(addr, t, "extension")) return;
-		t->ext = 0;
+	switch (res_local(ri, &t->targets, &u, &sysacc, key)) {
+	case RES_ALIAS: asalias(t, "alias"); return;
+	case RES_USER: asuser(key, &u, t, "user"); return;
+	case RES_EXT_ALIAS: t->ext = ri->ext; asalias(t, "extension alias"); return;
+	case RES_EXT_USER: t->ext = ri->ext; asuser(key, &u, t, "extension"); return;
+	case RES_CATCHALL: asalias(t, "catch-all"); return;
+	case RES_SYSTEM: assystem(key, t); return;
+	case RES_SYSTEM_EXT: t->ext = ri->ext; assystem(key, t); return;
+	case RES_ROLE: resolve_role(ri, t); return;
+	case RES_EUSERS: finish_sys(EX_TEMP, "4.3.0", "users database unreadable");
+	case RES_ECONTROL: finish_sys(EX_TEMP, "4.3.5", "control/systemaccounts or control/locals unreadable");
+	case RES_EGETPW: finish_sys(EX_TEMP, "4.3.0", "password database unreadable (tern-getpw)");
+	case RES_EHOME: finish_sys(EX_TEMP, "4.3.0", "home directory inaccessible");
 	}
-	snprintf(addr, sizeof addr, "@%s", ri->domain);
-	if (findalias(addr, t, "catch-all")) return;
-	if (systemaccounts(ri)) {
-		if (findsystem(ri->local, t)) return;
-		if (ri->hasdelim && findsystem(ri->base, t)) { t->ext = ri->ext; return; }
-	}
-	if (users_role(ri->local, strlen(ri->local))) { resolve_role(ri, t); return; }
 	finish(EX_PERM, "5.1.1", "no such user: %s", rcpt);
 }
 

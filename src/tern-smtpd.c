@@ -23,10 +23,10 @@
 #include "die.h"
 #include "env.h"
 #include "fdio.h"
-#include "getpw.h"
 #include "home.h"
 #include "qlog.h"
 #include "qprog.h"
+#include "resolve.h"
 #include "sasl.h"
 #include "smtp.h"
 #include "spawn.h"
@@ -170,53 +170,19 @@ static void peer(void)
 
 /* ---- recipients ---- */
 
-static int known(const char *a, size_t n)
+/* 1 if tern-local would accept a (lowercased, local domain), 0 if not, -1 on error:
+ * the same resolver (src/lib/resolve.c) decides for both. */
+static int local_exists(const char *a, size_t n)
 {
-	struct user_rec u;
-	stralloc t = {0};
-	int r = users_findalias(a, n, &t);
-	stralloc_free(&t);
-	if (r != 0) return r;
-	return users_finduser(a, n, &u);
-}
-
-/* A system account, as tern-local would find it (the caller checked
- * users_systemaccounts). */
-static int sysaccount(const char *local, size_t n)
-{
-	char name[65];
-	if (n == 0 || n >= sizeof name) return 0;
-	memcpy(name, local, n);
-	name[n] = 0;
-	if (!addr_pathsafe(name, n)) return 0;
-	static struct sysacct acc;
-	int r = getpw_mailbox(name, &acc);
-	return r < 0 ? -1 : r;
-}
-
-/* 1 if tern-local would accept a (lowercased, local domain), 0 if not, -1 on error. */
-static int local_exists(char *a, size_t n)
-{
+	static struct res_rcpt r;
+	static stralloc targets;
+	static struct user_rec u;
+	static struct sysacct acct;
+	static char key[RES_ADDRMAX + 258];
 	size_t at = addr_at(a, n);
-	const char *domain = a + at + 1;
-	int r = known(a, n);
-	if (r) return r;
-	char b[SMTP_PATHMAX + 2];
-	char *d = *delim ? memmem(a, at, delim, strlen(delim)) : 0;
-	size_t baselen = d ? (size_t)(d - a) : at;
-	if (d) {
-		int k = snprintf(b, sizeof b, "%.*s@%s", (int)baselen, a, domain);
-		if ((r = known(b, (size_t)k))) return r;
-	}
-	int k = snprintf(b, sizeof b, "@%s", domain);
-	stralloc t = {0};
-	r = users_findalias(b, (size_t)k, &t);
-	stralloc_free(&t);
-	if (r) return r;
-	if (users_role(a, at)) return 1;
-	if ((r = users_systemaccounts(domain, strlen(domain))) <= 0) return r;
-	if ((r = sysaccount(a, at))) return r;
-	return d ? sysaccount(a, baselen) : 0;
+	if (res_parse(&r, a, at, a + at + 1, n - at - 1, delim) != 0) return 0;
+	int k = res_local(&r, &targets, &u, &acct, key);
+	return k < 0 ? -1 : k != RES_NONE;
 }
 
 /* The reply for RCPT TO:<a>, or 0 to accept. */
