@@ -371,23 +371,19 @@ static void split(uid_t uid, gid_t gid)
 /* The connection and the session go to tern-pop3d-box: we are done with both. */
 static void __attribute__((noreturn)) handed_over(pid_t box)
 {
-	logev("handover", 0, 0, 0, 0);
 	if (monsock >= 0) _exit(0);
 	close(0);
 	close(1);
 	_exit(tern_wait(box) == 0 ? 0 : 111);
 }
 
-static int try_login(const char *login, size_t ln, const char *pass, size_t pn)
+/* L_OK: the session is tern-pop3d-box's (*box, or -1 when the privileged half has it). */
+static int try_login(const char *login, size_t ln, const char *pass, size_t pn, pid_t *box)
 {
 	char desc[TLSCTL_LINEMAX] = "";
 	if (tls && !tlsctl_format(desc, sizeof desc, &tlsinfo)) desc[0] = 0;
-	pid_t box;
-	if (monsock < 0) {
-		int r = run_login(0, login, ln, pass, pn, desc, &box);
-		if (r == L_OK) handed_over(box);
-		return r;
-	}
+	*box = -1;
+	if (monsock < 0) return run_login(0, login, ln, pass, pn, desc, box);
 	static char req[3 * SASL_FIELDMAX + TLSCTL_LINEMAX];
 	size_t dl = strlen(desc), n = ln + pn + dl + 3;
 	if (ln > SASL_FIELDMAX || pn > SASL_FIELDMAX) return L_AUTH;
@@ -401,14 +397,13 @@ static int try_login(const char *login, size_t ln, const char *pass, size_t pn)
 	unsigned char r;
 	ssize_t k;
 	do k = recv(monsock, &r, 1, 0); while (k < 0 && errno == EINTR);
-	if (s != 0 || k != 1) return L_TEMP;
-	if (r == L_OK) handed_over(-1);
-	return r;
+	return s != 0 || k != 1 ? L_TEMP : r;
 }
 
 static void login(const char *mech, const char *login, size_t ln, const char *pass, size_t pn)
 {
-	int r = try_login(login, ln, pass, pn);
+	pid_t box;
+	int r = try_login(login, ln, pass, pn, &box);
 	static const char *const res[] = { "ok", "fail", "temp", "perm", "in-use" };
 	struct qlog l;
 	qlog_start(&l);
@@ -418,6 +413,7 @@ static void login(const char *mech, const char *login, size_t ln, const char *pa
 	qlog_kvb(&l, "user", login, ln < 128 ? ln : 128);
 	qlog_kv(&l, "result", r >= 0 && r <= L_INUSE ? res[r] : "?");
 	qlog_emit(&l);
+	if (r == L_OK) handed_over(box);
 	if (r == L_AUTH) {
 		if (++authfails >= MAXAUTHFAIL) quit("-ERR [AUTH] authentication failed, closing", "too many failed logins");
 		out("-ERR [AUTH] authentication failed");
