@@ -139,7 +139,7 @@ alive() {
 check "tcpserver + tern-tlsd tern-smtpd (STARTTLS) started" start_srv P25 tern-tlsd tern-smtpd
 check "tcpserver + tern-tlsd tern-smtpd -s (submission, STARTTLS) started" start_srv P587 tern-tlsd tern-smtpd -s
 check "tcpserver + tern-tlsd -i tern-smtpd -s (submission, implicit TLS) started" start_srv P465 tern-tlsd -i tern-smtpd -s
-echo "# ports ${P25:-} ${P587:-} ${P465:-}"
+echo "# ports ${P25:-} ${P587:-} ${P465:-}, home $H"
 
 # ================= without a certificate =================
 
@@ -399,6 +399,54 @@ runis "after AUTH as demo: MAIL FROM an alias made for demo (sales@example.test)
 echo any >"$C/smtpauthsender"
 runis "smtpauthsender=any: MAIL FROM:<a@remote.example> 250 2.1.0" "$STA,250 2.1.0,$QC" sta "$P587" 'MAIL FROM:<a@remote.example>\r\n' +1 "$Q" eof
 rm -f "$C/smtpauthsender"
+
+# --- sessions inside TLS: bulk data, pipelining, timeouts, clients that vanish ---
+"$PY" - "$W" <<'PY'
+import sys
+w = sys.argv[1]
+for name, size in (("big3", 3 << 20), ("big1", 1 << 20)):
+    lines, n, i = [], 0, 0
+    while n < size:
+        l = ("%07d " % i) + "".join(chr(33 + (i * 7 + k) % 94) for k in range(70))
+        l = l.replace(".", ",")
+        lines.append(l); n += len(l) + 1; i += 1
+    body = "\n".join(lines) + "\n"
+    open("%s/%s.want" % (w, name), "w").write(body)
+    open("%s/%s.in" % (w, name), "w", newline="").write(
+        ("Subject: %s tls\n\n" % name + body).replace("\n", "\r\n") + ".\r\n")
+PY
+body() { sed '1,/^$/d' "$1"; }
+runis "a 3 MiB message over implicit TLS: 250 2.0.0" "$IMA,250 2.1.0,250 2.1.5,354,250 2.0.0,$QC" \
+	ima 'MAIL FROM:<demo@example.test>\r\nRCPT TO:<demo@example.test>\r\nDATA\r\n' +3 "@$W/big3.in" +1 "$Q" eof
+if t_wait 10 arrived "big3 tls"; then
+	body "$(msgfile "big3 tls")" >"$W/got"
+	check "  ... it arrives byte for byte" cmp -s "$W/got" "$W/big3.want"
+else fail "  ... it arrives (it did not)"; fi
+runis "a 1 MiB message after STARTTLS (25): 250 2.0.0" "$ST,250 2.1.0,250 2.1.5,354,250 2.0.0,$QC" \
+	st "$P25" 'MAIL FROM:<a@remote.example>\r\nRCPT TO:<demo@example.test>\r\nDATA\r\n' +3 "@$W/big1.in" +1 "$Q" eof
+if t_wait 10 arrived "big1 tls"; then
+	body "$(msgfile "big1 tls")" >"$W/got"
+	check "  ... it arrives byte for byte" cmp -s "$W/got" "$W/big1.want"
+else fail "  ... it arrives (it did not)"; fi
+st "$P25" '*3000:NOOP\r\n' +3000 "$Q" eof
+is "3000 NOOPs in one write inside TLS: 3000 replies 250 2.0.0, in step, then QUIT 221" \
+	"$(grep -c '^250 2.0.0 ok$' "$OUT"),$(codes | sed 's/.*,\([^,]*,[^,]*\)$/\1/')" "3000,$QC"
+echo 2 >"$C/timeoutsmtpd"
+dlgis "timeoutsmtpd=2 inside implicit TLS: 421 4.4.2 reaches the client through TLS, then closed" "$IM,421 4.4.2,#EOF" \
+	-i "$P465" 'EHLO idle.test\r\n' +1 +1 eof
+runis "timeoutsmtpd=2 after STARTTLS: 421 4.4.2, then closed" "$ST,421 4.4.2,#EOF" st "$P25" +1 eof
+rm -f "$C/timeoutsmtpd"
+nkids() { ps -o pid= --ppid "$1" | wc -l; }
+nokids() { [ "$(nkids "$1")" -eq 0 ]; }
+runis "a client that resets mid-DATA over implicit TLS" "$IMA,250 2.1.0,250 2.1.5,354" \
+	ima 'MAIL FROM:<demo@example.test>\r\nRCPT TO:<demo@example.test>\r\nDATA\r\n' +3 \
+	'Subject: cut tls\r\n\r\nhalf a mess' sleep:0.3 reset
+check "  ... tern-tlsd and tern-smtpd end at once" t_wait 3 nokids "$P465_PID"
+check "  ... nothing delivered, the session logged as lost" sh -c "sleep 0.5; ! grep -qx 'Subject: cut tls' '$DEMO'/new/* && grep -q 'event=end why=\"connection lost in message\"' '$LOG'"
+dlg -n "$P465" half close
+check "a client that closes mid-handshake: tern-tlsd ends at once (not after timeouttls)" t_wait 3 nokids "$P465_PID"
+dlg "$P25" 'EHLO x\r\n' +1 'STARTTLS\r\n' +1 half close
+check "  ... and after STARTTLS" t_wait 3 nokids "$P25_PID"
 alive "the protocol cases"
 
 # ================= security =================
@@ -513,6 +561,14 @@ is "STARTTLS with SNI b.test: the b.test certificate" \
 	"$(openssl x509 -noout -subject -in "$W/sc.out" 2>/dev/null | sed 's/^subject= *//; s/ //g')" "CN=b.test"
 check "  ... tern-tlsd logged sni=b.test" grep -q 'prog=tern-tlsd event=tls .*sni=b.test' "$LOG"
 
+is "ECDHE-ECDSA-CHACHA20-POLY1305: the EC certificate" "$(presented -tls1_2 -cipher ECDHE-ECDSA-CHACHA20-POLY1305)" "CN=a.test"
+check "  ... with that cipher" grep -q 'Cipher is ECDHE-ECDSA-CHACHA20-POLY1305' "$W/sc.out"
+is "ECDHE-RSA-AES256-GCM-SHA384: the RSA certificate" "$(presented -tls1_2 -cipher ECDHE-RSA-AES256-GCM-SHA384)" "CN=b.test"
+check "  ... with that cipher" grep -q 'Cipher is ECDHE-RSA-AES256-GCM-SHA384' "$W/sc.out"
+printf 'QUIT\n' | openssl s_client -connect "127.0.0.1:$P465" -servername 'zq9 name="x" sni=b.test' -crlf -ign_eof >"$W/sc.out" 2>&1
+check "a hostile SNI (spaces, quotes, =): served (220), the a.test certificate" sh -c "
+	grep -q '^220 ' '$W/sc.out' && openssl x509 -noout -subject -in '$W/sc.out' | grep -q 'a.test'"
+check "  ... and it is kept out of the log" sh -c "! grep -q 'zq9' '$LOG'"
 old=$(presented_fpr -servername a.test)
 is "a.test: the presented certificate is the file's" "$old" "$(fpr "$C/tls/a.test.pem")"
 mkdir -p "$W/new"

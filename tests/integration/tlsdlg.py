@@ -15,6 +15,8 @@ reads the greeting (not with -n) and runs the steps:
               "#ALERT level description", "#HANDSHAKE type version" or "#EOF"
   half        the first half of such a (TLS 1.2) ClientHello, and nothing more
   mark        start a stopwatch;  elapsed: print "#ELAPSED seconds" since the mark
+  close       close the connection now;  reset: abort it (RST)
+  @FILE       send the bytes of FILE
   sleep:S     sleep S seconds
   *N:TEXT     send TEXT N times in one write
   TEXT        send TEXT (backslash escapes decoded: \\r \\n \\x00 ...)
@@ -68,6 +70,7 @@ class Dialogue:
         self.buf = b""
         self.replies = 0
         self.eof = False
+        self.closed = False	# by us
         self.mark = time.monotonic()
         self.out = sys.stdout
 
@@ -229,6 +232,14 @@ def main(argv):
             d.mark = time.monotonic()
         elif step == "elapsed":
             d.say("#ELAPSED %.2f" % (time.monotonic() - d.mark))
+        elif step in ("close", "reset"):
+            if step == "reset":
+                d.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            d.s.close()
+            d.eof = d.closed = True
+        elif step.startswith("@"):
+            with open(step[1:], "rb") as f:
+                d.send(f.read())
         elif step.startswith("sleep:"):
             time.sleep(float(step[6:]))
         elif step.startswith("*") and ":" in step:
@@ -236,7 +247,7 @@ def main(argv):
             d.send(unescape(text) * int(n))
         else:
             d.send(unescape(step))
-    if d.eof:
+    if d.eof and not d.closed:
         d.say("#EOF")
     return 0
 
