@@ -55,8 +55,10 @@ int pop3_msgnum(const char *s, size_t n, size_t count, size_t *out)
 	if (!digits(s, n)) return POP3_NUM_SYNTAX;
 	size_t v = 0;
 	for (size_t i = 0; i < n; i++) {
-		v = v * 10 + (size_t)(s[i] - '0');
-		if (v > count) return POP3_NUM_RANGE;	/* before it could overflow */
+		size_t d = (size_t)(s[i] - '0');
+		if (v > ((size_t)-1 - d) / 10) return POP3_NUM_RANGE;
+		v = v * 10 + d;
+		if (v > count) return POP3_NUM_RANGE;
 	}
 	if (v == 0) return POP3_NUM_RANGE;
 	*out = v;
