@@ -258,11 +258,17 @@ int main(int argc, char **argv)
 	int smtp = inpath(tcpserver, sizeof tcpserver, "tcpserver") == 0 &&
 		   tern_binpath(smtpd, sizeof smtpd, "tern-smtpd") == 0;
 	int tls = smtp && tern_binpath(tlsd, sizeof tlsd, "tern-tlsd") == 0 && access(tlsd, X_OK) == 0 && tls_default();
+	/* POP3 for the demo user: 2110 with STLS, 2995 over implicit TLS. */
+	static char pop3d[4096];
+	static char *pop_argv[] = { tcpserver, "-q", "-R", "-H", "-l", "localhost", "127.0.0.1", "2110", tlsd, pop3d, 0 };
+	static char *pops_argv[] = { tcpserver, "-q", "-R", "-H", "-l", "localhost", "127.0.0.1", "2995", tlsd, "-i", pop3d, 0 };
+	int pop = tls && tern_binpath(pop3d, sizeof pop3d, "tern-pop3d") == 0 && access(pop3d, X_OK) == 0;
 	int havepw = tls && demo_password(pw, sizeof pw) == 0;
 	if (tls && !havepw) tern_warn("could not set a password for demo@example.test: no AUTH for it");
 	if (smtp) {
 		add_child(tls ? smtps_argv : smtp_argv);
 		if (tls) { add_child(sub_argv); add_child(subs_argv); }
+		if (pop) { add_child(pop_argv); add_child(pops_argv); }
 	} else tern_warn("tcpserver not found (package ucspi-tcp): no SMTP listener");
 
 	fprintf(stderr,
@@ -287,6 +293,14 @@ int main(int argc, char **argv)
 			"        --auth-password '%s' --from demo@example.test --to someone@example.org\n"
 			"  (relayed mail really leaves: tern-remote looks up the MX and connects to port 25)\n",
 			home, havepw ? pw : "(none)", havepw ? pw : "PASSWORD");
+	if (pop)
+		fprintf(stderr,
+			"tern-run: POP3 for demo@example.test: 127.0.0.1:2110 (STLS first), 127.0.0.1:2995 (implicit TLS)\n"
+			"  python3 -c 'import poplib, ssl; p = poplib.POP3_SSL(\"127.0.0.1\", 2995, context=ssl._create_unverified_context()); "
+			"p.user(\"demo@example.test\"); p.pass_(\"%s\"); print(p.stat(), p.list()); p.quit()'\n"
+			"  openssl s_client -quiet -connect 127.0.0.1:2995    # then USER, PASS, LIST, RETR 1, QUIT\n%s",
+			havepw ? pw : "PASSWORD", geteuid() == 0 ? "  (run as root, the demo mailbox is root's, and "
+			"tern-checkpassword serves no mailbox as root: try POP3 as an ordinary user)\n" : "");
 
 	time_t laststart = time(0);
 	for (;;) {
