@@ -37,6 +37,7 @@
 #include "route.h"
 #include "smtp.h"
 #include "smtpc.h"
+#include "tlsc.h"
 
 #define EX_TEMP 111
 #define MAXRCPT 1000		/* recipients in one job */
@@ -75,8 +76,9 @@ struct conn {
 	struct smtp_io io;
 	char dest[320];		/* what it is a connection for (route_dest) */
 	char relay[320];	/* host[ip]:port, for results and logs */
-	struct smtpc_ext ext;	/* what its EHLO offered */
+	struct smtpc_ext ext;	/* what its EHLO offered (over TLS: the EHLO after STARTTLS) */
 	unsigned used;
+	int tls;		/* TLS is up (the session in tls) */
 };
 
 static char helohost[256];
@@ -89,6 +91,15 @@ static unsigned char localips[MAXLOCALIP][16];
 static size_t nlocalips;
 static struct conn conn = { .fd = -1 };
 static char qid[48];		/* the job's queue id, for the log */
+static stralloc tlsdests;	/* control/tlsdestinations */
+static char tlscafile[512];
+static struct tlsc tls;		/* conn's TLS session, when conn.tls */
+static struct tlsc_ca ca;	/* control/tlscafile, loaded at most once (ca_get) */
+static int ca_state;		/* 0 not loaded, 1 loaded, -1 failed (ca_errno) */
+static int ca_errno;
+static int cafd = -1, cafd_errno;	/* tlscafile, opened before privileges are dropped */
+static int eofpipe = -1;	/* reads end-of-file at once: c->io's fds while TLS is up */
+#define CACHEAP (32 * 1024)	/* a bundle this small is loaded just to record verdicts */
 
 /* ---- configuration ---- */
 
@@ -103,6 +114,19 @@ static void read_control(void)
 	if (!timeoutconnect) timeoutconnect = 1;
 	if (!timeoutremote) timeoutremote = 1;
 	if (control_readlines(&routes, "smtproutes") < 0) tern_die_sys(EX_TEMP, "reading control/smtproutes");
+	if (control_readlines(&tlsdests, "tlsdestinations") < 0) tern_die_sys(EX_TEMP, "reading control/tlsdestinations");
+	char caf[sizeof tlscafile];
+	if (control_readline(caf, sizeof caf, "tlscafile", "/etc/ssl/certs/ca-certificates.crt") < 0)
+		tern_die_sys(EX_TEMP, "reading control/tlscafile");
+	if (!caf[0]) snprintf(caf, sizeof caf, "/etc/ssl/certs/ca-certificates.crt");
+	/* A relative name is under control/, like the file that names it. */
+	char rel[sizeof tlscafile];
+	if (caf[0] != '/' && (snprintf(rel, sizeof rel, "control/%s", caf) >= (int)sizeof rel ||
+			      tern_path(tlscafile, sizeof tlscafile, rel) != 0))
+		tern_die(EX_TEMP, "control/tlscafile: name too long");
+	if (caf[0] == '/') memcpy(tlscafile, caf, sizeof caf);
+	cafd = open(tlscafile, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	cafd_errno = errno;
 	stralloc ips = {0};
 	if (control_readlines(&ips, "outgoingip") < 0) tern_die_sys(EX_TEMP, "reading control/outgoingip");
 	for (size_t i = 0; i < ips.len; i += strlen(ips.s + i) + 1) {
@@ -189,17 +213,7 @@ static void settle(struct job *j, char kind, const char *status, const char *tex
 
 static int wait_fd(int fd, short ev, unsigned long secs)
 {
-	time_t deadline = time(0) + (time_t)secs;
-	for (;;) {
-		time_t now = time(0);
-		if (now >= deadline) { errno = ETIMEDOUT; return -1; }
-		struct pollfd p = { fd, ev, 0 };
-		time_t left = deadline - now;
-		int r = poll(&p, 1, left > 86400 ? 86400000 : (int)left * 1000);
-		if (r > 0) return 0;
-		if (r == 0) { errno = ETIMEDOUT; return -1; }
-		if (errno != EINTR) return -1;
-	}
+	return tlsc_poll(fd, ev, time(0) + (time_t)secs);
 }
 
 /* Writes everything, waiting at most timeoutremote for the peer to take each part. */
@@ -219,9 +233,36 @@ static int net_write(int fd, const char *s, size_t n)
 	return 0;
 }
 
+static int conn_write(struct conn *c, const char *s, size_t n)
+{
+	if (c->tls) return tlsc_write(&tls, s, n, (unsigned)timeoutremote);
+	return net_write(c->fd, s, n);
+}
+
+/* One reply.  Over TLS, decrypted bytes go into io's buffer first, up to a whole reply
+ * (or a full buffer), so that smtpc reads them as it reads a socket; io's own fds then
+ * read end-of-file at once (eofpipe): nothing undecrypted can ever reach it. */
+static int reply(struct conn *c, struct smtpc_reply *r, struct smtpc_ext *ext)
+{
+	struct smtp_io *io = &c->io;
+	if (c->tls) {
+		if (io->pos) {
+			memmove(io->ibuf, io->ibuf + io->pos, io->len - io->pos);
+			io->len -= io->pos;
+			io->pos = 0;
+		}
+		while (io->len < sizeof io->ibuf && !tlsc_reply_complete(io->ibuf, io->len)) {
+			ssize_t k = tlsc_read(&tls, io->ibuf + io->len, sizeof io->ibuf - io->len, io->timeout);
+			if (k <= 0) break;
+			io->len += (size_t)k;
+		}
+	}
+	return smtpc_reply(io, r, ext);
+}
+
 static int cmd_flush(struct conn *c)
 {
-	int r = net_write(c->fd, c->io.obuf, c->io.olen);
+	int r = conn_write(c, c->io.obuf, c->io.olen);
 	c->io.olen = 0;
 	return r;
 }
@@ -242,11 +283,13 @@ static void conn_close(struct conn *c, int quit)
 		cmd(c, "QUIT\r\n");
 		if (cmd_flush(c) == 0) {
 			c->io.timeout = 5;
-			smtpc_reply(&c->io, &r, 0);
+			reply(c, &r, 0);
 		}
 	}
+	if (c->tls && quit) tlsc_close(&tls, 2);
 	close(c->fd);
 	c->fd = -1;
+	c->tls = 0;
 	c->dest[0] = 0;
 }
 
@@ -303,22 +346,182 @@ static int dial(const struct dnsmx_addr *a, unsigned port, char *why, size_t why
 	return fd;
 }
 
-/* Greeting and EHLO (HELO when EHLO is refused).  0 ready, -1 with the reason in r. */
-static int hello(struct conn *c, struct smtpc_reply *r)
+/* EHLO (HELO when EHLO is refused).  0 ready, -1 with the reason in r. */
+static int ehlo(struct conn *c, struct smtpc_reply *r)
 {
-	if (smtpc_reply(&c->io, r, 0) / 100 != 2) return -1;
 	char line[300];
 	snprintf(line, sizeof line, "EHLO %s\r\n", helohost);
 	cmd(c, line);
 	if (cmd_flush(c) != 0) { r->code = 0; return -1; }
-	int code = smtpc_reply(&c->io, r, &c->ext);
+	int code = reply(c, r, &c->ext);
 	if (code / 100 == 2) return 0;
 	if (code / 100 != 5) return -1;
 	snprintf(line, sizeof line, "HELO %s\r\n", helohost);
 	cmd(c, line);
 	if (cmd_flush(c) != 0) { r->code = 0; return -1; }
 	memset(&c->ext, 0, sizeof c->ext);
-	return smtpc_reply(&c->io, r, 0) / 100 == 2 ? 0 : -1;
+	return reply(c, r, 0) / 100 == 2 ? 0 : -1;
+}
+
+/* Greeting and EHLO.  0 ready, -1 with the reason in r. */
+static int hello(struct conn *c, struct smtpc_reply *r)
+{
+	if (reply(c, r, 0) / 100 != 2) return -1;
+	return ehlo(c, r);
+}
+
+/* ---- STARTTLS ---- */
+
+/* Why an address was given up: the last one's reason is the job's. */
+struct fail {
+	char why[1024];
+	char status[16];
+	int perm;		/* every address refused us with a 5xx greeting or EHLO/HELO */
+};
+
+static void failed(struct fail *f, const struct conn *c, const char *status, const char *text)
+{
+	snprintf(f->why, sizeof f->why, "%s: %s", c->relay, text);
+	snprintf(f->status, sizeof f->status, "%s", status);
+	f->perm = 0;
+}
+
+/* The CA bundle, loaded at most once per process: when verification is needed, and
+ * otherwise only when the file is small (a private CA), merely to record a verdict:
+ * BearSSL takes some 80 ms over a full system bundle.  0 when there is none. */
+static const struct tlsc_ca *ca_get(int need)
+{
+	if (ca_state == 0 && cafd < 0) { ca_state = -1; ca_errno = cafd_errno; }
+	if (ca_state == 0 && !need) {
+		struct stat st;
+		if (fstat(cafd, &st) != 0 || st.st_size > CACHEAP) return 0;
+	}
+	if (ca_state == 0) {
+		int fd = cafd;
+		cafd = -1;
+		if (tlsc_ca_load_fd(&ca, fd) == 0) ca_state = 1;
+		else {
+			ca_state = -1;
+			ca_errno = errno;
+			tern_warn_sys("cannot load control/tlscafile ", tlscafile);
+		}
+	}
+	return ca_state == 1 ? &ca : 0;
+}
+
+static const char *level_name(int level)
+{
+	static const char *const names[] = { "none", "may", "verify", "fingerprint" };
+	return level >= 0 && level <= TLSC_FINGERPRINT ? names[level] : "?";
+}
+
+/* One line per connection about TLS: tls=none and why (starttls=), or the session, or
+ * tls=failed with what was learnt of the certificate and what happens next. */
+static void log_tls(const struct conn *c, const struct tlsc_policy *pol, const char *state, const char *why,
+		    const char *action)
+{
+	struct qlog l;
+	char b1[64], b2[64], fp[80];
+	qlog_start(&l);
+	if (qid[0]) qlog_kv(&l, "qid", qid);
+	qlog_kv(&l, "event", "tls");
+	qlog_kv(&l, "relay", c->relay);
+	qlog_kv(&l, "policy", level_name(pol->level));
+	qlog_kv(&l, "tls", state);
+	if (strcmp(state, "none") == 0) qlog_kv(&l, "starttls", why);
+	else {
+		if (c->tls) qlog_kv(&l, "cipher", tlsc_cipher(&tls, b1, sizeof b1));
+		tlsc_fingerprint(&tls, fp, sizeof fp);
+		if (fp[0]) qlog_kv(&l, "fingerprint", fp);
+		const char *v = tlsc_verify(&tls, b2, sizeof b2);
+		if (v[0]) qlog_kv(&l, "verify", v);
+		if (why) qlog_kv(&l, "error", why);
+	}
+	if (action) qlog_kv(&l, "action", action);
+	qlog_emit(&l);
+}
+
+#define TLS_OK 0	/* go on, over TLS or in cleartext as the policy allows */
+#define TLS_FAIL 1	/* this address failed (f says why); the connection is closed */
+#define TLS_PLAIN 2	/* an opportunistic handshake failed: try the address in cleartext */
+
+/* STARTTLS as the policy says, after the first EHLO; then EHLO again over TLS.  plain:
+ * this connection is the cleartext retry.  What Postfix does (smtp_tls_security_level):
+ * under "may" a refused STARTTLS goes on in cleartext on the same connection, and a
+ * failed handshake is retried once in cleartext on a new one; where TLS is required,
+ * either is a temporary failure of this address, never a cleartext send. */
+static int starttls(struct conn *c, const char *host, const struct tlsc_policy *pol, int plain, struct fail *f)
+{
+	struct smtpc_reply r;
+	char buf[600], e[200];
+	int need = pol->level >= TLSC_VERIFY;
+	if (pol->level == TLSC_NONE || plain) {
+		log_tls(c, pol, "none", plain ? "plaintext-retry" : "disabled", 0);
+		return TLS_OK;
+	}
+	if (!c->ext.starttls) {
+		log_tls(c, pol, "none", "not-offered", need ? "next-host" : 0);
+		if (!need) return TLS_OK;
+		failed(f, c, "4.7.4", "TLS required by tlsdestinations, but the server does not offer STARTTLS");
+		conn_close(c, 1);
+		return TLS_FAIL;
+	}
+	const struct tlsc_ca *cap = ca_get(pol->level == TLSC_VERIFY);
+	if (pol->level == TLSC_VERIFY && !cap) {
+		snprintf(buf, sizeof buf, "TLS required by tlsdestinations, but the CA bundle %.200s cannot be loaded: %s",
+			 tlscafile, strerror(ca_errno));
+		failed(f, c, "4.7.5", buf);
+		conn_close(c, 1);
+		return TLS_FAIL;
+	}
+	cmd(c, "STARTTLS\r\n");
+	if (cmd_flush(c) != 0 || !reply(c, &r, 0)) {
+		failed(f, c, "4.4.1", "connection lost or timed out after STARTTLS");
+		conn_close(c, 0);
+		return TLS_FAIL;
+	}
+	if (r.code / 100 != 2) {
+		log_tls(c, pol, "none", "refused", need ? "next-host" : 0);
+		if (!need) return TLS_OK;
+		snprintf(buf, sizeof buf, "TLS required by tlsdestinations, but STARTTLS was refused: %s", r.text);
+		failed(f, c, "4.7.4", buf);
+		conn_close(c, 1);
+		return TLS_FAIL;
+	}
+	/* What came before the handshake cannot count after it (RFC 3207 5). */
+	c->io.pos = c->io.len = 0;
+	const char *name = host[0] == '[' ? 0 : host;	/* no SNI, no name check for a literal */
+	if (tlsc_start(&tls, c->fd, name, pol, cap, (unsigned)timeoutremote) != 0) {
+		const char *why = tlsc_error(&tls, e, sizeof e);
+		log_tls(c, pol, "failed", why, need ? "next-host" : "plaintext-retry");
+		conn_close(c, 0);
+		if (!need) return TLS_PLAIN;
+		snprintf(buf, sizeof buf, "TLS required by tlsdestinations: %s", why);
+		failed(f, c, "4.7.5", buf);
+		return TLS_FAIL;
+	}
+	c->tls = 1;
+	c->io.in = c->io.out = eofpipe;
+	memset(&c->ext, 0, sizeof c->ext);	/* the EHLO before TLS counts no more */
+	if (ehlo(c, &r) != 0) {
+		const char *why = r.code ? r.text : "connection lost or timed out in EHLO after STARTTLS";
+		log_tls(c, pol, "failed", why, need ? "next-host" : "plaintext-retry");
+		conn_close(c, r.code != 0);
+		if (!need) return TLS_PLAIN;
+		snprintf(buf, sizeof buf, "TLS required by tlsdestinations: %s", why);
+		failed(f, c, "4.7.5", buf);
+		return TLS_FAIL;
+	}
+	log_tls(c, pol, tlsc_version(&tls), 0, 0);
+	return TLS_OK;
+}
+
+/* Whether an open connection serves a job under pol (a reused one was opened for another
+ * domain's policy, perhaps). */
+static int conn_satisfies(const struct conn *c, const struct tlsc_policy *pol)
+{
+	if (pol->level < TLSC_VERIFY) return 1;
+	return c->tls && tlsc_satisfies(&tls, pol);
 }
 
 /* ---- the message ---- */
@@ -384,13 +587,13 @@ static int send_body(struct conn *c, struct job *j)
 		/* The last part goes out with the final dot, in one write: a small segment on
 		 * its own would wait for the peer's delayed ACK (Nagle). */
 		if (left && k >= 65536) {
-			if (net_write(c->fd, out, k) != 0) return -1;
+			if (conn_write(c, out, k) != 0) return -1;
 			k = 0;
 		}
 	}
 	if (!bol) { out[k++] = '\r'; out[k++] = '\n'; }
 	memcpy(out + k, ".\r\n", 3);
-	return net_write(c->fd, out, k + 3);
+	return conn_write(c, out, k + 3);
 }
 
 /* ---- addresses ---- */
@@ -454,7 +657,7 @@ static int transact(struct conn *c, struct job *j, int rset)
 	/* A reused connection: RSET first, in the same batch as MAIL when pipelining. */
 	if (rset) {
 		cmd(c, "RSET\r\n");
-		if (!c->ext.pipelining && (cmd_flush(c) != 0 || smtpc_reply(&c->io, &r, 0) / 100 != 2)) return 1;
+		if (!c->ext.pipelining && (cmd_flush(c) != 0 || reply(c, &r, 0) / 100 != 2)) return 1;
 	}
 	cmd(c, "MAIL FROM:");
 	put_path(c, j->sender);
@@ -466,7 +669,7 @@ static int transact(struct conn *c, struct job *j, int rset)
 	cmd(c, "\r\n");
 	int mailcode = 0;
 	if (!c->ext.pipelining) {
-		if (cmd_flush(c) != 0 || !smtpc_reply(&c->io, &r, 0)) return 1;
+		if (cmd_flush(c) != 0 || !reply(c, &r, 0)) return 1;
 		mailcode = r.code;
 		if (mailcode / 100 != 2) {
 			settle(j, mailcode / 100 == 5 ? 'h' : 's', r.status, r.text);
@@ -480,7 +683,7 @@ static int transact(struct conn *c, struct job *j, int rset)
 		if (c->ext.dsn && j->orcpt[i]) { cmd(c, " ORCPT="); cmd(c, j->orcpt[i]); }
 		cmd(c, "\r\n");
 		if (!c->ext.pipelining) {
-			if (cmd_flush(c) != 0 || !smtpc_reply(&c->io, &r, 0)) goto lost;
+			if (cmd_flush(c) != 0 || !reply(c, &r, 0)) goto lost;
 			if (r.code / 100 == 2) accepted++;
 			else set_result(&j->res[i], r.code / 100 == 5 ? 'h' : 's', r.status, r.text);
 		}
@@ -492,24 +695,24 @@ static int transact(struct conn *c, struct job *j, int rset)
 	cmd(c, "DATA\r\n");
 	if (cmd_flush(c) != 0) goto lost;
 	if (c->ext.pipelining) {
-		if (rset && smtpc_reply(&c->io, &r, 0) / 100 != 2) return 1;
-		if (!smtpc_reply(&c->io, &r, 0)) return 1;
+		if (rset && reply(c, &r, 0) / 100 != 2) return 1;
+		if (!reply(c, &r, 0)) return 1;
 		mailcode = r.code;
 		struct smtpc_reply mr = r;
 		for (size_t i = 0; i < j->nrcpt; i++) {
-			if (!smtpc_reply(&c->io, &r, 0)) goto lost;
+			if (!reply(c, &r, 0)) goto lost;
 			if (mailcode / 100 != 2) continue;
 			if (r.code / 100 == 2) accepted++;
 			else set_result(&j->res[i], r.code / 100 == 5 ? 'h' : 's', r.status, r.text);
 		}
 		if (mailcode / 100 != 2) {
-			smtpc_reply(&c->io, &r, 0);	/* DATA, refused (or, wrongly, 354: then end it) */
-			if (r.code == 354) { net_write(c->fd, ".\r\n", 3); smtpc_reply(&c->io, &r, 0); }
+			reply(c, &r, 0);	/* DATA, refused (or, wrongly, 354: then end it) */
+			if (r.code == 354) { conn_write(c, ".\r\n", 3); reply(c, &r, 0); }
 			settle(j, mailcode / 100 == 5 ? 'h' : 's', mr.status, mr.text);
 			return 0;
 		}
 	}
-	if (!smtpc_reply(&c->io, &r, 0)) goto lost;
+	if (!reply(c, &r, 0)) goto lost;
 	if (r.code != 354) {
 		if (accepted) settle(j, r.code / 100 == 5 ? 'h' : 's', r.status, r.text);
 		else settle(j, 's', "4.0.0", "no recipient accepted");
@@ -517,8 +720,8 @@ static int transact(struct conn *c, struct job *j, int rset)
 	}
 	if (!accepted) {
 		/* A peer that says 354 after refusing every RCPT: send nothing. */
-		net_write(c->fd, ".\r\n", 3);
-		smtpc_reply(&c->io, &r, 0);
+		conn_write(c, ".\r\n", 3);
+		reply(c, &r, 0);
 		settle(j, 's', "4.0.0", "no recipient accepted");
 		return 0;
 	}
@@ -529,7 +732,7 @@ static int transact(struct conn *c, struct job *j, int rset)
 		settle(j, 's', "4.3.0", "cannot read the message from the queue");
 		return 0;
 	}
-	if (e != 0 || !smtpc_reply(&c->io, &r, 0)) {
+	if (e != 0 || !reply(c, &r, 0)) {
 		/* The peer may have the message: a retry may duplicate it, never lose it. */
 		conn_close(c, 0);
 		snprintf(buf, sizeof buf, "connection lost after the message was sent to %s", c->relay);
@@ -668,6 +871,46 @@ static int targets(struct job *j, const char *domain, const struct route *rt, st
 
 /* ---- a job ---- */
 
+/* One address: connect, greet, STARTTLS as pol says (never when plain), deliver.
+ * TLS_OK the job has its results, TLS_PLAIN try this address again in cleartext, else
+ * TLS_FAIL with f saying why this address failed. */
+static int try_addr(struct job *j, const struct target *t, unsigned port, const char *dest,
+		    const struct tlsc_policy *pol, int plain, struct fail *f)
+{
+	struct smtpc_reply r;
+	char ip[INET6_ADDRSTRLEN], e[200];
+	fmt_ip(ip, sizeof ip, &t->a);
+	if (t->host[0] == '[') snprintf(conn.relay, sizeof conn.relay, "%s:%u", t->host, port);
+	else snprintf(conn.relay, sizeof conn.relay, "%s[%s]:%u", t->host, ip, port);
+	snprintf(j->relay, sizeof j->relay, "%s", conn.relay);
+	int fd = dial(&t->a, port, e, sizeof e);
+	if (fd < 0) {
+		failed(f, &conn, "4.4.1", e);
+		return TLS_FAIL;
+	}
+	conn.fd = fd;
+	conn.tls = 0;
+	smtp_init(&conn.io, fd, fd, (unsigned)timeoutremote);
+	memset(&conn.ext, 0, sizeof conn.ext);
+	conn.used = 1;
+	if (hello(&conn, &r) != 0) {
+		int perm = f->perm && r.code / 100 == 5;
+		if (r.code) snprintf(f->why, sizeof f->why, "%s said: %s", conn.relay, r.text);
+		else snprintf(f->why, sizeof f->why, "%s: connection lost or timed out in the greeting", conn.relay);
+		snprintf(f->status, sizeof f->status, "4.4.1");
+		f->perm = perm;
+		conn_close(&conn, r.code != 0);
+		return TLS_FAIL;
+	}
+	int s = starttls(&conn, t->host, pol, plain, f);
+	if (s != TLS_OK) return s;
+	snprintf(conn.dest, sizeof conn.dest, "%s", dest);
+	if (transact(&conn, j, 0) == 0) return TLS_OK;
+	failed(f, &conn, "4.4.1", "connection lost or timed out");
+	conn_close(&conn, 0);
+	return TLS_FAIL;
+}
+
 static void deliver(struct job *j)
 {
 	const char *first = j->rcpt[0];
@@ -699,9 +942,17 @@ static void deliver(struct job *j)
 		settle(j, 'h', "5.1.2", "domain name too long");
 		return;
 	}
-	struct smtpc_reply r;
-	/* An open connection to the same destination: RSET and go on. */
-	if (conn.fd >= 0 && strcmp(conn.dest, dest) == 0 && conn.used < REUSEMAX) {
+	struct tlsc_policy pol;
+	const char *bad;
+	if (tlsc_policy_lookup(&tlsdests, domain, strlen(domain), &pol, &bad) < 0) {
+		char why[TEXTMAX];
+		snprintf(why, sizeof why, "control/tlsdestinations: malformed policy: %s", bad);
+		settle(j, 's', "4.3.5", why);
+		return;
+	}
+	/* An open connection to the same destination, good enough for the policy: RSET and
+	 * go on. */
+	if (conn.fd >= 0 && strcmp(conn.dest, dest) == 0 && conn.used < REUSEMAX && conn_satisfies(&conn, &pol)) {
 		conn.used++;
 		snprintf(j->relay, sizeof j->relay, "%s", conn.relay);
 		if (transact(&conn, j, 1) == 0) return;
@@ -711,39 +962,14 @@ static void deliver(struct job *j)
 	struct target t[MAXADDR];
 	size_t nt;
 	if (targets(j, domain, &rt, t, &nt) != 0) return;
-	char why[1024] = "", ip[64];
-	int perm = 1;	/* every address refused us with a 5xx greeting or EHLO/HELO */
+	struct fail f = { "", "4.4.1", 1 };
 	for (size_t i = 0; i < nt; i++) {
-		fmt_ip(ip, sizeof ip, &t[i].a);
-		if (t[i].host[0] == '[') snprintf(conn.relay, sizeof conn.relay, "%s:%u", t[i].host, rt.port);
-		else snprintf(conn.relay, sizeof conn.relay, "%s[%s]:%u", t[i].host, ip, rt.port);
-		snprintf(j->relay, sizeof j->relay, "%s", conn.relay);
-		char e[200];
-		int fd = dial(&t[i].a, rt.port, e, sizeof e);
-		if (fd < 0) {
-			snprintf(why, sizeof why, "%s: %s", conn.relay, e);
-			perm = 0;
-			continue;
-		}
-		conn.fd = fd;
-		smtp_init(&conn.io, fd, fd, (unsigned)timeoutremote);
-		memset(&conn.ext, 0, sizeof conn.ext);
-		conn.used = 1;
-		if (hello(&conn, &r) != 0) {
-			if (r.code) snprintf(why, sizeof why, "%s said: %s", conn.relay, r.text);
-			else snprintf(why, sizeof why, "%s: connection lost or timed out in the greeting", conn.relay);
-			if (r.code / 100 != 5) perm = 0;
-			conn_close(&conn, r.code != 0);
-			continue;
-		}
-		snprintf(conn.dest, sizeof conn.dest, "%s", dest);
-		if (transact(&conn, j, 0) == 0) return;
-		snprintf(why, sizeof why, "%s: connection lost or timed out", conn.relay);
-		perm = 0;
-		conn_close(&conn, 0);
+		int e = try_addr(j, &t[i], rt.port, dest, &pol, 0, &f);
+		if (e == TLS_PLAIN) e = try_addr(j, &t[i], rt.port, dest, &pol, 1, &f);
+		if (e == TLS_OK) return;
 	}
 	j->relay[0] = 0;
-	settle(j, perm ? 'h' : 's', perm ? "5.4.0" : "4.4.1", why);
+	settle(j, f.perm ? 'h' : 's', f.perm ? "5.4.0" : f.status, f.why);
 }
 
 /* ---- output ---- */
@@ -908,6 +1134,9 @@ int main(int argc, char **argv)
 	}
 	read_control();
 	read_localips();
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0 || close(p[1]) != 0) tern_die_sys(EX_TEMP, "creating a pipe");
+	eofpipe = p[0];
 	if (ids) drop(ids);
 	dnsmx_timeout(60);
 	if (sess) {

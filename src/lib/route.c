@@ -40,30 +40,42 @@ int route_parse(const char *line, const char **dom, size_t *dlen, struct route *
 	return 0;
 }
 
-/* The line for key (klen bytes, case-insensitive), if any. */
-static int find(const stralloc *lines, const char *key, size_t klen, struct route *r)
+/* The first line whose domain part is key (klen bytes, case-insensitive), if any. */
+static const char *find(const stralloc *lines, const char *key, size_t klen, route_split *split, void *arg)
 {
 	for (size_t i = 0; i < lines->len;) {
-		const char *line = lines->s + i, *dom;
+		const char *line = lines->s + i;
 		size_t dl;
 		i += strlen(line) + 1;
-		if (route_parse(line, &dom, &dl, r) != 0) continue;
-		while (dl && dom[dl - 1] == '.') dl--;
+		if (split(line, &dl, arg) != 0) continue;
+		while (dl && line[dl - 1] == '.') dl--;
 		if (dl != klen) continue;
-		if (strncasecmp(dom, key, klen) == 0) return 1;
+		if (strncasecmp(line, key, klen) == 0) return line;
 	}
 	return 0;
 }
 
+const char *route_match(const stralloc *lines, const char *domain, size_t n, route_split *split, void *arg)
+{
+	const char *l;
+	while (n && domain[n - 1] == '.') n--;
+	if (!lines || !lines->len) return 0;
+	if ((l = find(lines, domain, n, split, arg))) return l;
+	for (size_t i = 0; i < n; i++)
+		if (domain[i] == '.' && (l = find(lines, domain + i, n - i, split, arg))) return l;
+	return find(lines, "", 0, split, arg);
+}
+
+static int split_route(const char *line, size_t *dlen, void *arg)
+{
+	const char *dom;
+	return route_parse(line, &dom, dlen, arg);
+}
+
 int route_lookup(const stralloc *lines, const char *domain, size_t n, struct route *r)
 {
-	while (n && domain[n - 1] == '.') n--;
-	if (lines && lines->len) {
-		if (find(lines, domain, n, r)) return 1;
-		for (size_t i = 0; i < n; i++)
-			if (domain[i] == '.' && find(lines, domain + i, n - i, r)) return 1;
-		if (find(lines, "", 0, r)) return 1;
-	}
+	/* The matching line was parsed last: r holds its relay. */
+	if (route_match(lines, domain, n, split_route, r)) return 1;
 	r->host[0] = 0;
 	r->port = 25;
 	return 0;

@@ -24,6 +24,14 @@ int route_parse(const char *line, const char **dom, size_t *dlen, struct route *
 /* Route for domain (n bytes, any case) given the lines of smtproutes (control_readlines).
  * 1 a line matched (r->host may still be "" for MX), 0 none (r->host = "", port 25). */
 int route_lookup(const stralloc *lines, const char *domain, size_t n, struct route *r);
+/* The lookup behind route_lookup, for any table of "domain:value" lines (control/
+ * tlsdestinations uses it too): the line for the domain itself, else for each parent
+ * suffix ".parent" from the longest, else the default line (empty domain).  A route_split
+ * gives a line's domain part: 0 with *dlen its length (the domain starts the line; trailing
+ * dots are ignored), or -1 for a line that does not count.  Returns the matching line
+ * (split was called on it last), or 0. */
+typedef int route_split(const char *line, size_t *dlen, void *arg);
+const char *route_match(const stralloc *lines, const char *domain, size_t n, route_split *split, void *arg);
 /* The destination a delivery is grouped by: "host:port" of a relay, else the domain in
  * lowercase.  Into out (size n); 0, or -1 if it does not fit. */
 int route_dest(char *out, size_t n, const struct route *r, const char *domain, size_t dlen);

@@ -26,6 +26,16 @@ Options:
   --no-pipelining --no-8bitmime --no-smtputf8 --no-dsn   leave out that EHLO keyword
   --size N                  advertise SIZE N; MAIL with SIZE= above N gets 552 5.3.4
   --starttls-advert         advertise STARTTLS; STARTTLS gets 454 4.7.0
+  --tls-cert FILE --tls-key FILE
+                            advertise STARTTLS and do it (Python's ssl, server side, TLS 1.2
+                            or later); after the handshake the log gets "N C: [TLS VERSION
+                            CIPHER]" (or "N C: [TLS failed: why]"), input pipelined after
+                            STARTTLS is dropped, and each message stored over TLS has an
+                            "X-Sink-TLS: VERSION CIPHER" line after X-Sink-Conn
+  --tls-garbage             advertise STARTTLS, answer 220, then send bytes that are not
+                            TLS and discard input until the client closes
+  --tls-stall               advertise STARTTLS, answer 220, then send nothing more and
+                            discard input until the client closes
   --rcpt 'REGEX=REPLY'      repeatable, first match wins (re.search on the bare address):
                             '^bad@=550 5.1.1 no such user'; default "250 2.1.5 ok"
   --mail REPLY              reply to every MAIL (a non-2xx one starts no transaction)
@@ -43,6 +53,7 @@ first CR LF . CR LF.  Bytes are never decoded.
 """
 import argparse
 import heapq
+import ssl
 import inspect
 import os
 import re
@@ -80,12 +91,15 @@ class Sink:
         os.rename(tmp, os.path.join(self.dir, "connections"))
         return self.nconn
 
-    def store(self, conn, sender, rcpts, body):
+    def store(self, conn, sender, rcpts, body, tls=None):
         self.nmsg += 1
         n = self.nmsg
         head = [b"X-Sink-From: " + sender + b"\n"]
         head += [b"X-Sink-To: " + r + b"\n" for r in rcpts]
-        head.append(b"X-Sink-Conn: %d\n\n" % conn)
+        head.append(b"X-Sink-Conn: %d\n" % conn)
+        if tls:
+            head.append(b"X-Sink-TLS: " + tls.encode() + b"\n")
+        head.append(b"\n")
         tmp = os.path.join(self.dir, ".tmp.%d" % n)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
@@ -112,6 +126,9 @@ class Session:
         self.pending = b""	# bytes a send could not take yet
         self.msgs = 0
         self.half_close = False	# shut down our side once the replies are out
+        self.tls_start = False	# switch to TLS once the 220 to STARTTLS is out
+        self.tls = None		# ssl.SSLObject once switched
+        self.tls_up = None	# "VERSION CIPHER" once the handshake is done
         self.reset()
 
     def reset(self):
@@ -152,6 +169,10 @@ class Session:
 
     # --- input and output, called by the loop ---
     def received(self, data):
+        if self.tls is not None:
+            data = self.tls_received(data)
+            if data is None:
+                return
         if data:
             if self.pos:
                 del self.inbuf[:self.pos]
@@ -160,11 +181,57 @@ class Session:
         else:
             self.eof = True
 
+    def tls_received(self, data):
+        """Raw bytes into the TLS object: the cleartext they carry (b"" at the end of the
+        session), or None when there is none yet."""
+        if data:
+            self.tls_in.write(data)
+        else:
+            self.tls_in.write_eof()
+        out = bytearray()
+        try:
+            if self.tls_up is None:
+                self.tls.do_handshake()
+                self.tls_up = "%s %s" % (self.tls.version(), self.tls.cipher()[0])
+                self.log(b"C: [TLS " + self.tls_up.encode() + b"]")
+            while True:
+                out += self.tls.read(65536)
+        except ssl.SSLWantReadError:
+            return bytes(out) if out else (None if data else b"")
+        except ssl.SSLZeroReturnError:
+            return bytes(out) if out else b""
+        except (ssl.SSLError, OSError) as e:
+            self.log(b"C: [TLS failed: " + str(e).encode() + b"]")
+            return b""
+        finally:
+            self.tls_out_pending()
+
+    def tls_out_pending(self):
+        data = self.tls_out.read()
+        if data:
+            self.pending += data
+
+    def tls_switch(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.a.tls_cert, self.a.tls_key)
+        self.tls_in, self.tls_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = ctx.wrap_bio(self.tls_in, self.tls_out, server_side=True)
+        self.tls_start = False
+        if len(self.inbuf) > self.pos:	# sent before TLS: must not count after it
+            self.log(b"C: [dropped %d bytes pipelined after STARTTLS]" % (len(self.inbuf) - self.pos))
+        self.inbuf, self.pos = bytearray(), 0
+
     def send(self):
         """Send what can be sent without blocking; True when nothing is left."""
-        if self.out:
-            self.pending += b"".join(self.out)
+        if self.out and (self.tls is None or self.tls_up is not None):
+            data = b"".join(self.out)
             self.out = []
+            if self.tls is None:
+                self.pending += data
+            else:
+                self.tls.write(data)
+                self.tls_out_pending()
         if self.pending:
             try:
                 n = self.sock.send(self.pending)
@@ -174,6 +241,8 @@ class Session:
         if self.half_close and not self.pending:
             self.half_close = False
             self.sock.shutdown(socket.SHUT_WR)
+        if self.tls_start and not self.pending:
+            self.tls_switch()
         return not self.pending
 
     def reply(self, text):
@@ -255,13 +324,30 @@ class Session:
             lines.append(b"DSN")
         if a.size is not None:
             lines.append(b"SIZE %d" % a.size)
-        if a.starttls_advert:
+        if (a.starttls_advert or a.tls_cert or a.tls_garbage or a.tls_stall) and self.tls is None:
             lines.append(b"STARTTLS")
         self.reply(b"\n".join([b"250-" + x for x in lines[:-1]] + [b"250 " + lines[-1]]))
 
     def cmd_STARTTLS(self, line):
-        if self.a.starttls_advert:
+        a = self.a
+        if a.starttls_advert:
             self.reply("454 4.7.0 TLS not available")
+        elif self.tls is not None:
+            self.reply("503 5.5.1 TLS already active")
+        elif a.tls_garbage or a.tls_stall:
+            self.reply("220 2.0.0 ready to start TLS")
+            if a.tls_garbage:
+                self.out.append(b"this is not TLS at all\r\n" * 20)
+                self.half_close = True
+            while not self.eof:
+                self.pos = len(self.inbuf)
+                yield READ
+            self.log(b"C: [EOF]")
+            return "close"
+        elif a.tls_cert:
+            self.reply("220 2.0.0 ready to start TLS")
+            self.reset()
+            self.tls_start = True
         else:
             self.reply("500 5.5.1 STARTTLS not offered")
 
@@ -341,7 +427,7 @@ class Session:
             yield a.delay + a.delay_data
         reply = a.data
         if reply is None or reply.startswith("2"):
-            n = self.sink.store(self.n, self.sender, self.rcpts, body)
+            n = self.sink.store(self.n, self.sender, self.rcpts, body, self.tls_up)
             self.msgs += 1
             if reply is None:
                 reply = "250 2.0.0 queued as %d" % n
@@ -478,6 +564,10 @@ def main():
     ap.add_argument("--no-dsn", action="store_true")
     ap.add_argument("--size", type=int)
     ap.add_argument("--starttls-advert", action="store_true")
+    ap.add_argument("--tls-cert")
+    ap.add_argument("--tls-key")
+    ap.add_argument("--tls-garbage", action="store_true")
+    ap.add_argument("--tls-stall", action="store_true")
     ap.add_argument("--rcpt", action="append", default=[])
     ap.add_argument("--mail")
     ap.add_argument("--data")
@@ -486,6 +576,8 @@ def main():
     ap.add_argument("--max-msgs-per-conn", type=int)
     ap.add_argument("--log-data", action="store_true")
     a = ap.parse_args()
+    if bool(a.tls_cert) != bool(a.tls_key):
+        sys.exit("sink: --tls-cert and --tls-key go together")
 
     os.makedirs(a.dir, exist_ok=True)
     sink = Sink(a)
