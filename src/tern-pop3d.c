@@ -258,6 +258,8 @@ static int run_login(int cfd, const char *login, size_t ln, const char *pass, si
 	close(st[1]);
 	int w = *pid > 0 && fd_write_all(cred[1], login, ln) == 0 && fd_write_all(cred[1], "", 1) == 0 &&
 		fd_write_all(cred[1], pass, pn) == 0 && fd_write_all(cred[1], "", 1) == 0;
+	if (*pid <= 0) tern_warn_sys("cannot run tern-checkpassword");
+	else if (!w) tern_warn_sys("writing to tern-checkpassword");
 	close(cred[1]);
 	char line[64];
 	read_status(st[0], line, sizeof line);
@@ -266,6 +268,7 @@ static int run_login(int cfd, const char *login, size_t ln, const char *pass, si
 	if (!strcmp(line, "ok")) return L_OK;
 	int rc = tern_wait(*pid);
 	if (!w || !strcmp(line, "temp")) return L_TEMP;
+	if (!*line && rc != 1 && rc != 2 && rc != 111) tern_warn("tern-checkpassword or tern-pop3d-box failed without a word");
 	if (!strcmp(line, "in-use")) return L_INUSE;
 	if (!strcmp(line, "perm")) return L_PERM;
 	return rc == 1 ? L_AUTH : rc == 2 ? L_PERM : L_TEMP;
@@ -397,7 +400,8 @@ static int try_login(const char *login, size_t ln, const char *pass, size_t pn, 
 	unsigned char r;
 	ssize_t k;
 	do k = recv(monsock, &r, 1, 0); while (k < 0 && errno == EINTR);
-	return s != 0 || k != 1 ? L_TEMP : r;
+	if (s != 0 || k != 1) { tern_warn_sys("no answer from the privileged half"); return L_TEMP; }
+	return r;
 }
 
 static void login(const char *mech, const char *login, size_t ln, const char *pass, size_t pn)
