@@ -34,6 +34,7 @@
 #include "pem.h"
 #include "prot.h"
 #include "qlog.h"
+#include "tlsc.h"
 #include "tlsctl.h"
 
 #define EX_USAGE 64
@@ -204,6 +205,7 @@ static const br_ssl_server_policy_class policy_vtable = { sizeof(struct policy),
 static struct policy policy = { &policy_vtable };
 
 static br_ssl_server_context sc;
+static void setup_clientca(void);
 static unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 
 /* TLS 1.2 only (RFC 8996 retired 1.0 and 1.1; BearSSL has no 1.3), ECDHE with AEAD
@@ -231,11 +233,126 @@ static void setup(void)
 	br_ssl_engine_add_flags(&sc.eng, BR_OPT_NO_RENEGOTIATION | BR_OPT_ENFORCE_SERVER_PREFERENCES);
 	br_ssl_server_set_policy(&sc, &policy.vtable);
 	br_ssl_engine_set_buffer(&sc.eng, iobuf, sizeof iobuf, 1);
+	setup_clientca();
 	unsigned char seed[32];
 	if (getentropy(seed, sizeof seed) != 0) tern_die_sys(111, "getentropy");
 	br_ssl_engine_inject_entropy(&sc.eng, seed, sizeof seed);
 	explicit_bzero(seed, sizeof seed);
 	if (!br_ssl_server_reset(&sc)) tern_die(111, "TLS engine setup failed");
+}
+
+/* ---- client certificates: asked for only when control/tlsclientca names CAs ---- */
+
+/* BearSSL's own chain validation, plus what the program is told: whether a certificate
+ * came, its fingerprint and CN, and the verdict.  A chain that does not validate does
+ * not end the session (BR_OPT_TOLERATE_NO_CLIENT_AUTH): the client is just not
+ * authenticated. */
+static struct ccert {
+	const br_x509_class *vtable;
+	br_x509_minimal_context mini;
+	br_sha256_context sha;
+	br_name_element cn;
+	char cnbuf[128];
+	unsigned ncert;
+	int ok;
+	unsigned char fp[32];
+} cx;
+static struct tlsc_ca clientca;
+
+#define INNER (&cx.mini.vtable)
+
+static void cx_start_chain(const br_x509_class **c, const char *name)
+{
+	(void)c;
+	cx.ncert = 0;
+	cx.ok = 0;
+	(*INNER)->start_chain(INNER, name);
+}
+
+static void cx_start_cert(const br_x509_class **c, uint32_t len)
+{
+	(void)c;
+	if (cx.ncert == 0) br_sha256_init(&cx.sha);
+	(*INNER)->start_cert(INNER, len);
+}
+
+static void cx_append(const br_x509_class **c, const unsigned char *buf, size_t len)
+{
+	(void)c;
+	if (cx.ncert == 0) br_sha256_update(&cx.sha, buf, len);
+	(*INNER)->append(INNER, buf, len);
+}
+
+static void cx_end_cert(const br_x509_class **c)
+{
+	(void)c;
+	if (cx.ncert++ == 0) br_sha256_out(&cx.sha, cx.fp);
+	(*INNER)->end_cert(INNER);
+}
+
+static unsigned cx_end_chain(const br_x509_class **c)
+{
+	(void)c;
+	unsigned r = (*INNER)->end_chain(INNER);
+	cx.ok = r == 0 && cx.ncert > 0;
+	return r;
+}
+
+static const br_x509_pkey *cx_get_pkey(const br_x509_class *const *c, unsigned *usages)
+{
+	(void)c;
+	return (*INNER)->get_pkey(INNER, usages);
+}
+
+static const br_x509_class cx_vtable = {
+	sizeof(struct ccert), cx_start_chain, cx_start_cert, cx_append, cx_end_cert, cx_end_chain, cx_get_pkey
+};
+
+static void load_clientca(void)
+{
+	char path[4096];
+	if (tern_path(path, sizeof path, "control/tlsclientca") != 0) tern_die(111, "TERN_HOME too long");
+	if (access(path, F_OK) != 0) return;
+	if (tlsc_ca_load(&clientca, path) != 0) tern_die_sys(111, "reading ", path);
+}
+
+static void setup_clientca(void)
+{
+	if (!clientca.n) return;
+	br_x509_minimal_init_full(&cx.mini, clientca.ta, clientca.n);
+	static const unsigned char oid_cn[] = { 3, 0x55, 0x04, 0x03 };
+	cx.cn.oid = oid_cn;
+	cx.cn.buf = cx.cnbuf;
+	cx.cn.len = sizeof cx.cnbuf;
+	br_x509_minimal_set_name_elements(&cx.mini, &cx.cn, 1);
+	cx.vtable = &cx_vtable;
+	br_ssl_engine_set_x509(&sc.eng, &cx.vtable);
+	br_ssl_engine_set_default_rsavrfy(&sc.eng);
+	br_ssl_engine_set_default_ecdsa(&sc.eng);
+	br_ssl_server_set_trust_anchor_names_alt(&sc, clientca.ta, clientca.n);
+	br_ssl_engine_add_flags(&sc.eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
+}
+
+static void describe_ccert(struct tls_info *ti)
+{
+	if (!cx.ncert) return;
+	static const char hex[] = "0123456789abcdef";
+	memcpy(ti->ccert_fp, "sha256:", 7);
+	for (size_t i = 0; i < 32; i++) {
+		ti->ccert_fp[7 + 2 * i] = hex[cx.fp[i] >> 4];
+		ti->ccert_fp[8 + 2 * i] = hex[cx.fp[i] & 15];
+	}
+	ti->ccert_fp[71] = 0;
+	/* A name is a label for logs, never an identity to match: made printable. */
+	size_t k = 0;
+	if (cx.cn.status > 0)
+		for (; cx.cnbuf[k] && k + 1 < sizeof ti->ccert_cn; k++) {
+			unsigned char c = (unsigned char)cx.cnbuf[k];
+			ti->ccert_cn[k] = c > ' ' && c < 0x7f && c != '"' && c != '\\' ? (char)c : '_';
+		}
+	ti->ccert_cn[k] = 0;
+	if (!k) memcpy(ti->ccert_cn, "none", 5);
+	memcpy(ti->ccert_verify, cx.ok ? "ok" : "fail", cx.ok ? 3 : 5);
 }
 
 /* ---- the pump: network records <-> engine <-> cleartext socket ---- */
@@ -363,6 +480,7 @@ static void describe(struct tls_info *ti)
 		ti->sni[k] = ch;
 	}
 	ti->sni[k] = 0;
+	describe_ccert(ti);
 }
 
 /* ---- the environment a superserver may not have given ---- */
@@ -461,6 +579,7 @@ int main(int argc, char **argv)
 	unsetenv("TERN_TLS");
 	unsetenv("TERN_TLSCTL");
 	load_certs();
+	load_clientca();
 	unsigned long tmo;
 	if (control_readulong(&tmo, "timeouttls", 60) < 0) tern_die_sys(111, "reading control/timeouttls");
 	if (!ncert) {
@@ -546,6 +665,11 @@ int main(int argc, char **argv)
 		qlog_kv(&l, "tls", ti.proto);
 		qlog_kv(&l, "cipher", ti.cipher);
 		if (ti.sni[0]) qlog_kv(&l, "sni", ti.sni);
+		if (ti.ccert_fp[0]) {
+			qlog_kv(&l, "ccert_cn", ti.ccert_cn);
+			qlog_kv(&l, "ccert_fp", ti.ccert_fp);
+			qlog_kv(&l, "ccert_verify", ti.ccert_verify);
+		}
 		qlog_emit(&l);
 	}
 	char line[TLSCTL_LINEMAX + 8];

@@ -275,6 +275,31 @@ END_TEST
 
 /* ---- tls_suite_name, tls_version_name ---- */
 
+START_TEST(client_cert)
+{
+	const char *d = "tls=TLSv1.2 cipher=ECDHE-ECDSA-AES128-GCM-SHA256 ccert_cn=client_one "
+			"ccert_fp=sha256:a6a79462f56dec663e3dfcf8174d57a83521bbd25bda139666fb2a08a9ebf7b0 ccert_verify=ok";
+	ck_assert_int_eq(parse(d), 0);
+	ck_assert_str_eq(ti.ccert_cn, "client_one");
+	ck_assert_str_eq(ti.ccert_verify, "ok");
+	ck_assert_uint_eq(strlen(ti.ccert_fp), 71);
+	char out[TLSCTL_LINEMAX];
+	struct tls_info a = ti;
+	ck_assert_uint_eq(tlsctl_format(out, sizeof out, &a), strlen(d));
+	ck_assert_str_eq(out, d);
+	/* Without one, none of the fields is written. */
+	set(&a, "TLSv1.2", "X", "");
+	tlsctl_format(out, sizeof out, &a);
+	ck_assert_str_eq(out, "tls=TLSv1.2 cipher=X");
+	BAD("tls=TLSv1.2 cipher=X ccert_cn=a ccert_cn=b");
+	BAD("tls=TLSv1.2 cipher=X ccert_cn=");
+	BAD("tls=TLSv1.2 cipher=X ccert_cn=a\"b");
+	BAD("tls=TLSv1.2 cipher=X ccert_verify=maybe-too-long");
+	ck_assert_int_eq(parse("tls=TLSv1.2 cipher=X ccert_verify=fail"), 0);
+	BAD("tls=TLSv1.2 cipher=X ccert=a");
+}
+END_TEST
+
 START_TEST(names)
 {
 	ck_assert_str_eq(tls_suite_name(BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), "ECDHE-RSA-AES128-GCM-SHA256");
@@ -310,6 +335,7 @@ int main(void)
 	tcase_add_test(tc, format_roundtrip);
 	tcase_add_test(tc, format_small);
 	tcase_add_test(tc, names);
+	tcase_add_test(tc, client_cert);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
