@@ -12,7 +12,6 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -30,7 +29,7 @@
 #include "sasl.h"
 #include "smtp.h"
 #include "spawn.h"
-#include "tlsctl.h"
+#include "tlsserv.h"
 #include "users.h"
 
 #define MAXBAD 10		/* bad commands before 421 */
@@ -678,40 +677,7 @@ static void cmd_bdat(char *arg)
 
 static void tls_setup(void)
 {
-	const char *d = getenv("TERN_TLS"), *c = getenv("TERN_TLSCTL");
-	if (d) {
-		/* Implicit TLS: tern-tlsd finished the handshake before starting us. */
-		if (tlsctl_parse(d, strlen(d), &tlsinfo) != 0) tern_die(111, "TERN_TLS is not a TLS description");
-		tls = 1;
-	} else if (c) {
-		unsigned long fd;
-		int fl;
-		if (tern_scan_ulong(c, &fd) != 0 || fd < 3 || fd > 1023 || (fl = fcntl((int)fd, F_GETFD)) < 0)
-			tern_die(111, "TERN_TLSCTL is not an open file descriptor");
-		/* Only tern-smtpd talks to tern-tlsd: the queue program must not inherit it. */
-		if (fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC) != 0) tern_die_sys(111, "fcntl");
-		tlsctl = (int)fd;
-	}
-	unsetenv("TERN_TLS");
-	unsetenv("TERN_TLSCTL");
-}
-
-/* tern-tlsd's answer, one line, within the handshake's time. */
-static int tls_answer(char *line, size_t max)
-{
-	size_t n = 0;
-	while (n < max - 1) {
-		struct pollfd p = { tlsctl, POLLIN, 0 };
-		int r = poll(&p, 1, (int)(timeout + 60) * 1000);
-		if (r < 0 && errno == EINTR) continue;
-		if (r <= 0) return -1;
-		ssize_t k = read(tlsctl, line + n, 1);	/* byte by byte: what follows is TLS data */
-		if (k < 0 && errno == EINTR) continue;
-		if (k <= 0) return -1;
-		if (line[n] == '\n') { line[n] = 0; return (int)n; }
-		n++;
-	}
-	return -1;
+	tls = tlsserv_setup(&tlsctl, &tlsinfo);
 }
 
 static void cmd_starttls(const char *arg)
@@ -721,19 +687,14 @@ static void cmd_starttls(const char *arg)
 	if (tlsctl < 0) { bad("502 5.5.1 STARTTLS not available"); return; }
 	out("220 2.0.0 ready to start TLS");
 	if (smtp_flush(&io) != 0) quit(0, "connection lost");
-	if (fd_write_all(tlsctl, TLSCTL_REQUEST, strlen(TLSCTL_REQUEST)) != 0) quit(0, "tern-tlsd gone");
-	char line[TLSCTL_LINEMAX];
-	int n = tls_answer(line, sizeof line);
-	if (n < 3 || memcmp(line, "ok ", 3) != 0 || tlsctl_parse(line + 3, (size_t)n - 3, &tlsinfo) != 0) {
-		logev("tls-fail", "why", n > 5 && !memcmp(line, "fail ", 5) ? line + 5 : "no answer from tern-tlsd", 0, 0);
+	const char *why;
+	if (tlsserv_start(&tlsctl, (unsigned)timeout + 60, &tlsinfo, &why) != 0) {
+		logev("tls-fail", "why", why, 0, 0);
 		_exit(0);
 	}
 	/* From now on the client is the cleartext side of tern-tlsd.  Whatever the client
 	 * sent before the handshake, still in our buffer, is dropped (CVE-2011-0411), and
 	 * so is all we knew of the session (RFC 3207 4.2). */
-	if (dup2(tlsctl, 0) < 0 || dup2(tlsctl, 1) < 0) tern_die_sys(111, "dup2");
-	close(tlsctl);
-	tlsctl = -1;
 	smtp_init(&io, 0, 1, (unsigned)timeout);
 	tls = 1;
 	helo[0] = 0;
