@@ -280,6 +280,16 @@ static const br_x509_class xv_class = {
 	xv_start_chain, xv_start_cert, xv_append, xv_end_cert, xv_end_chain, xv_get_pkey,
 };
 
+void tlsc_x509_init(struct tlsc_x509 *x, const struct tlsc_policy *p, const struct tlsc_ca *ca)
+{
+	br_x509_minimal_init_full(&x->mini, ca ? ca->ta : 0, ca ? ca->n : 0);
+	x->vtable = &xv_class;
+	x->pol = p;
+	x->ncert = 0;
+	x->verr = BR_ERR_X509_EMPTY_CHAIN;
+	x->checked = x->refused = x->fpmatch = 0;
+}
+
 /* ---- the engine pump ---- */
 
 int tlsc_poll(int fd, short events, time_t deadline)
@@ -345,14 +355,11 @@ int tlsc_start(struct tlsc *t, int fd, const char *name, const struct tlsc_polic
 	t->fd = fd;
 	t->syserr = t->eof = t->up = 0;
 	t->haveca = ca && ca->n;
-	br_ssl_client_init_full(&t->cc, &t->x.mini, ca ? ca->ta : 0, ca ? ca->n : 0);
+	br_ssl_client_init_full(&t->cc, &t->x.mini, 0, 0);
 	/* Opportunistic TLS takes what the peer has (anything beats cleartext); where the
 	 * admin asked for TLS, nothing older than 1.2. */
 	if (p->level != TLSC_MAY) br_ssl_engine_set_versions(&t->cc.eng, BR_TLS12, BR_TLS12);
-	t->x.vtable = &xv_class;
-	t->x.pol = p;
-	t->x.ncert = 0;
-	t->x.checked = t->x.refused = t->x.fpmatch = 0;
+	tlsc_x509_init(&t->x, p, ca);
 	br_ssl_engine_set_x509(&t->cc.eng, &t->x.vtable);
 	br_ssl_engine_set_buffer(&t->cc.eng, t->iobuf, sizeof t->iobuf, 1);
 	unsigned char seed[32];

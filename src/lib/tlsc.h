@@ -78,6 +78,10 @@ struct tlsc_x509 {
 	unsigned char fp[32];	/* SHA-256 of the server's certificate (DER) */
 };
 
+/* Makes x a validator for policy p trusting ca (0: none); tlsc_start does this.  Its
+ * BearSSL engine is x->mini (br_x509_minimal_set_time and the like apply). */
+void tlsc_x509_init(struct tlsc_x509 *x, const struct tlsc_policy *p, const struct tlsc_ca *ca);
+
 struct tlsc {
 	br_ssl_client_context cc;
 	struct tlsc_x509 x;
