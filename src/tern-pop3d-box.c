@@ -52,16 +52,22 @@ static stralloc names, uidls;
 
 static void out(const char *s) { smtp_puts(&io, s); smtp_puts(&io, "\r\n"); }
 
-static void logend(const char *why)
+/* The session's start (why 0: what it serves) or end (why it ended, what it did). */
+static void logev(const char *why)
 {
 	struct qlog l;
 	qlog_start(&l);
 	qlog_kv(&l, "sid", sid);
-	qlog_kv(&l, "event", "end");
+	qlog_kv(&l, "event", why ? "end" : "session");
 	qlog_kv(&l, "user", user);
-	qlog_kv(&l, "why", why);
-	qlog_kvu(&l, "retr", nretr);
-	qlog_kvu(&l, "dele", ndele);
+	if (why) {
+		qlog_kv(&l, "why", why);
+		qlog_kvu(&l, "retr", nretr);
+		qlog_kvu(&l, "dele", ndele);
+	} else {
+		qlog_kvu(&l, "messages", nmsg);
+		qlog_kvu(&l, "octets", total);
+	}
 	qlog_emit(&l);
 }
 
@@ -70,7 +76,7 @@ static void __attribute__((noreturn)) quit(const char *reply, const char *why)
 {
 	if (reply) out(reply);
 	smtp_flush(&io);
-	logend(why);
+	logev(why);
 	_exit(0);
 }
 
@@ -504,14 +510,7 @@ int main(int argc, char **argv)
 	smtp_init(&io, 0, 1, (unsigned)timeout);
 	open_box(argc == 2 ? argv[1] : "Maildir");
 	if (statusfd >= 0 && (fd_write_all(statusfd, "ok\n", 3) != 0 || close(statusfd) != 0)) _exit(111);
-	struct qlog l;
-	qlog_start(&l);
-	qlog_kv(&l, "sid", sid);
-	qlog_kv(&l, "event", "session");
-	qlog_kv(&l, "user", user);
-	qlog_kvu(&l, "messages", nmsg);
-	qlog_kvu(&l, "octets", total);
-	qlog_emit(&l);
+	logev(0);
 	maildrop("+OK logged in: maildrop has ");
 	static char line[POP3_LINEMAX + 1];
 	for (;;) {

@@ -118,6 +118,16 @@ def plain(user, pw, authz=""):
     return base64.b64encode(("%s\0%s\0%s" % (authz, user, pw)).encode()).decode()
 
 
+def fresh(r=None):
+    """Ends r (if any) with QUIT; a new raw session on P995, logged in as demo."""
+    if r:
+        r.cmd("QUIT")
+        r.close()
+    r = Raw(P995, tls=True)
+    r.cmd("AUTH PLAIN " + plain("demo@example.test", PW))
+    return r
+
+
 # ---- the cases ----
 
 def case_basic():
@@ -328,10 +338,7 @@ def case_badargs():
                   "  ", " \xff"):
             if sent == 8:
                 # Start over: the bad-command limit (10) counts these.
-                r.cmd("QUIT")
-                r.close()
-                r = Raw(P995, tls=True)
-                r.cmd("AUTH PLAIN " + plain("demo@example.test", PW))
+                r = fresh(r)
                 sent = 0
             extra = " 1" if c == "TOP" and a.strip() else ""
             x = r.cmd(c + a + extra)
@@ -342,10 +349,7 @@ def case_badargs():
                 print("# %r -> %r, then NOOP %r" % (c + a + extra, x, y))
     check("RETR/DELE/TOP with missing, non-numeric, zero, negative, signed, too-large args: -ERR, session goes on",
           good)
-    r.cmd("QUIT")
-    r.close()
-    r = Raw(P995, tls=True)
-    r.cmd("AUTH PLAIN " + plain("demo@example.test", PW))
+    r = fresh(r)
     x = r.cmd("TOP 1 -1")
     check("TOP 1 -1 -> -ERR", x.startswith("-ERR"), x)
     x = r.cmd("TOP 1 x")
@@ -358,10 +362,7 @@ def case_badargs():
     check("RETR 01 is message 1", x.startswith("+OK"), x)
     while r.line() != ".":
         pass
-    r.cmd("QUIT")
-    r.close()
-    r = Raw(P995, tls=True)
-    r.cmd("AUTH PLAIN " + plain("demo@example.test", PW))
+    r = fresh(r)
     x = r.cmd("USER demo@example.test")
     check("USER after login -> -ERR", x.startswith("-ERR"), x)
     x = r.cmd("PASS x")
