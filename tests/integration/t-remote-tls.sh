@@ -67,46 +67,30 @@ FPO=$(openssl x509 -in "$C/good.pem" -noout -fingerprint -sha256 | sed 's/.*=//'
 FP=$(echo "$FPO" | tr -d ':' | tr 'A-F' 'a-f')
 FPWRONG=$(echo "$FP" | tr '0-9a-f' 'f0-9a-e')
 
-cat >"$W/zone" <<'EOF'
-good.test          MX 10 mx.good.test
-mx.good.test       A 127.0.0.2
-plain.test         MX 10 mx.plain.test
-mx.plain.test      A 127.0.0.3
-wrong.test         MX 10 mx.wrong.test
-mx.wrong.test      A 127.0.0.4
-untrusted.test     MX 10 mx.untrusted.test
-mx.untrusted.test  A 127.0.0.5
-expired.test       MX 10 mx.expired.test
-mx.expired.test    A 127.0.0.6
-refuse.test        MX 10 mx.refuse.test
-mx.refuse.test     A 127.0.0.7
-garbage.test       MX 10 mx.garbage.test
-mx.garbage.test    A 127.0.0.8
-stall.test         MX 10 mx.stall.test
-mx.stall.test      A 127.0.0.9
-two.test           MX 10 mx.wrong.test
-two.test           MX 20 mx.good.test
-EOF
-python3 "$D/dnsd.py" "$W/zone" --addr 127.0.0.1 --port 53 --pidfile "$W/dnsd.pid" --log "$W/dnsd.log" &
-T_PIDS="$T_PIDS $!"
-check "test DNS server up" t_wait 10 test -s "$W/dnsd.pid"
-
-sink() {
-	_n=$1 _a=$2; shift 2
+# peer NAME N [sink.py options]: NAME.test has the MX mx.NAME.test, 127.0.0.N, where a
+# sink.py listens on port 25 and stores into $W/NAME.
+peer() {
+	_n=$1 _a=127.0.0.$2; shift 2
+	printf '%s.test MX 10 mx.%s.test\nmx.%s.test A %s\n' "$_n" "$_n" "$_n" "$_a" >>"$W/zone"
 	mkdir -p "$W/$_n"
 	python3 "$D/sink.py" --addr "$_a" --port 25 --dir "$W/$_n" --pidfile "$W/$_n.pid" "$@" &
 	T_PIDS="$T_PIDS $!"
 	t_wait 10 test -s "$W/$_n.pid"
 }
 tlsopt() { echo "--tls-cert $C/$1.pem --tls-key $C/$1.key"; }
-check "sink good (TLS, mx.good.test by the test CA)" sink good 127.0.0.2 $(tlsopt good)
-check "sink plain (no STARTTLS)" sink plain 127.0.0.3
-check "sink wrong (TLS, certificate for another name)" sink wrong 127.0.0.4 $(tlsopt wrong)
-check "sink untrusted (TLS, certificate of an unknown CA)" sink untrusted 127.0.0.5 $(tlsopt untrusted)
-check "sink expired (TLS, expired certificate)" sink expired 127.0.0.6 $(tlsopt expired)
-check "sink refuse (STARTTLS gets 454)" sink refuse 127.0.0.7 --starttls-advert
-check "sink garbage (220, then not TLS)" sink garbage 127.0.0.8 --tls-garbage
-check "sink stall (220, then silence)" sink stall 127.0.0.9 --tls-stall
+: >"$W/zone"
+check "peer good (TLS, mx.good.test by the test CA)" peer good 2 $(tlsopt good)
+check "peer plain (no STARTTLS)" peer plain 3
+check "peer wrong (TLS, certificate for another name)" peer wrong 4 $(tlsopt wrong)
+check "peer untrusted (TLS, certificate of an unknown CA)" peer untrusted 5 $(tlsopt untrusted)
+check "peer expired (TLS, expired certificate)" peer expired 6 $(tlsopt expired)
+check "peer refuse (STARTTLS gets 454)" peer refuse 7 --starttls-advert
+check "peer garbage (220, then not TLS)" peer garbage 8 --tls-garbage
+check "peer stall (220, then silence)" peer stall 9 --tls-stall
+printf 'two.test MX 10 mx.wrong.test\ntwo.test MX 20 mx.good.test\n' >>"$W/zone"
+python3 "$D/dnsd.py" "$W/zone" --addr 127.0.0.1 --port 53 --pidfile "$W/dnsd.pid" --log "$W/dnsd.log" &
+T_PIDS="$T_PIDS $!"
+check "test DNS server up" t_wait 10 test -s "$W/dnsd.pid"
 
 # A message with dot lines and enough bytes for many TLS records.
 python3 - "$W/msg" <<'EOF'
@@ -251,6 +235,36 @@ policy 'plain.test:verfy'
 rr tbad x@plain.test
 is "tlsdestinations: a malformed policy defers, never guesses" "$(line tbad 1 | cut -d' ' -f1,2)" "s 4.3.5"
 check "tlsdestinations: the malformed line is named" grep -q 'malformed policy: plain.test:verfy' "$W/tbad.out"
+
+# ---- one session (tern-remote -s), jobs of several domains through one relay ----
+# jobs DOMAIN...: one job per domain on one tern-remote -s session; each answer's first line.
+jobs() {
+	python3 - "$W/msg" "$@" <<'EOF'
+import os, socket, subprocess, sys
+msg = sys.argv[1]
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+p = subprocess.Popen(["tern-remote", "-s"], stdin=b, stderr=open(msg + ".session.err", "ab"))
+b.close()
+for i, dom in enumerate(sys.argv[2:]):
+    fd = os.open(msg, os.O_RDONLY)
+    env = b"Fdemo@example.test\0Tx@" + dom.encode() + b"\0\0"
+    socket.send_fds(a, [b"J%d %032x\n" % (os.fstat(fd).st_size, i) + env], [fd])
+    os.close(fd)
+    print(a.recv(65536).decode().splitlines()[0])
+a.close()
+p.wait()
+EOF
+}
+printf 'relay1.test:mx.wrong.test\nrelay2.test:mx.wrong.test\nrelay3.test:mx.wrong.test\n' >"$H/control/smtproutes"
+policy relay1.test:may relay2.test:verify relay3.test:may
+c0=$(cat "$W/wrong/connections")
+jobs relay1.test relay3.test relay2.test >"$W/jobs.out"
+is "session: may over TLS, accepted" "$(sed -n 1p "$W/jobs.out" | cut -c1)" "r"
+is "session: may again, same connection" "$(sed -n 2p "$W/jobs.out" | cut -c1)" "r"
+is "session: verify does not reuse the unverified connection: deferred" "$(sed -n 3p "$W/jobs.out" | cut -d' ' -f1,2)" "s 4.7.5"
+is "session: two connections (one reused, one new for verify)" "$(cat "$W/wrong/connections")" $((c0 + 2))
+check "session: RSET over TLS" sh -c "tail -n 40 '$W/wrong/log' | grep -q 'C: RSET'"
+rm "$H/control/smtproutes"
 
 # ---- through tern-send: connection reuse over TLS, deferral keeps the message ----
 policy good.test:verify wrong.test:verify
