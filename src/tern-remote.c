@@ -1,7 +1,8 @@
 /* tern-remote: delivers one message to the recipients of one domain over SMTP.
  *   tern-remote [-f SENDER] RECIPIENT...    one message on fd 0 (a file), results on fd 1
  *   tern-remote -s                          jobs from tern-send on fd 0 (a socket)
- * Routes by control/smtproutes, else by the domain's MX (RFC 5321 5.1, RFC 7505).  One
+ * Routes by control/smtproutes, else by the domain's MX (RFC 5321 5.1, RFC 7505); STARTTLS
+ * as control/tlsdestinations says (opportunistic by default; tlsc.h).  One
  * line per recipient, "r|h|s STATUS TEXT" (accepted, hard, soft), then one for the
  * message, "R|H|S STATUS RELAY TEXT".  In session mode (-s) each job is one packet on
  * fd 0 carrying the message fd: "J" msglen "\n" envelope (the qmail-queue envelope with

@@ -259,9 +259,9 @@ static unsigned xv_end_chain(const br_x509_class **ctx)
 	x->checked = 1;
 	int derr = br_x509_decoder_last_error(&x->dec);
 	if (derr) return (unsigned)derr;	/* no key to talk to */
-	x->fpmatch = fp_listed(x->pol, x->fp);
-	if (x->pol->level == TLSC_VERIFY && x->verr) { x->refused = 1; return x->verr; }
-	if (x->pol->level == TLSC_FINGERPRINT && !x->fpmatch) { x->refused = 1; return BR_ERR_X509_NOT_TRUSTED; }
+	x->fpmatch = fp_listed(&x->pol, x->fp);
+	if (x->pol.level == TLSC_VERIFY && x->verr) { x->refused = 1; return x->verr; }
+	if (x->pol.level == TLSC_FINGERPRINT && !x->fpmatch) { x->refused = 1; return BR_ERR_X509_NOT_TRUSTED; }
 	return 0;
 }
 
@@ -270,7 +270,7 @@ static const br_x509_pkey *xv_get_pkey(const br_x509_class *const *ctx, unsigned
 	struct tlsc_x509 *x = (struct tlsc_x509 *)(void *)(uintptr_t)ctx;
 	/* Verified: the certificate's own key usage counts.  Otherwise nothing was promised
 	 * about the key beyond its being the server's. */
-	if (x->pol->level == TLSC_VERIFY) return x->mini.vtable->get_pkey(&x->mini.vtable, usages);
+	if (x->pol.level == TLSC_VERIFY) return x->mini.vtable->get_pkey(&x->mini.vtable, usages);
 	if (usages) *usages = BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN;
 	return br_x509_decoder_get_pkey(&x->dec);
 }
@@ -284,7 +284,7 @@ void tlsc_x509_init(struct tlsc_x509 *x, const struct tlsc_policy *p, const stru
 {
 	br_x509_minimal_init_full(&x->mini, ca ? ca->ta : 0, ca ? ca->n : 0);
 	x->vtable = &xv_class;
-	x->pol = p;
+	x->pol = *p;	/* a copy: the caller's need not outlive the session */
 	x->ncert = 0;
 	x->verr = BR_ERR_X509_EMPTY_CHAIN;
 	x->checked = x->refused = x->fpmatch = 0;
@@ -360,6 +360,8 @@ int tlsc_start(struct tlsc *t, int fd, const char *name, const struct tlsc_polic
 	 * admin asked for TLS, nothing older than 1.2. */
 	if (p->level != TLSC_MAY) br_ssl_engine_set_versions(&t->cc.eng, BR_TLS12, BR_TLS12);
 	tlsc_x509_init(&t->x, p, ca);
+	/* A second handshake mid-session could change the peer under a checked session. */
+	br_ssl_engine_add_flags(&t->cc.eng, BR_OPT_NO_RENEGOTIATION);
 	br_ssl_engine_set_x509(&t->cc.eng, &t->x.vtable);
 	br_ssl_engine_set_buffer(&t->cc.eng, t->iobuf, sizeof t->iobuf, 1);
 	unsigned char seed[32];
@@ -525,7 +527,7 @@ int tlsc_refused(const struct tlsc *t)
 const char *tlsc_error(const struct tlsc *t, char *buf, size_t n)
 {
 	if (t->x.refused) {
-		if (t->x.pol->level == TLSC_FINGERPRINT) return "certificate fingerprint not listed";
+		if (t->x.pol.level == TLSC_FINGERPRINT) return "certificate fingerprint not listed";
 		switch (t->x.verr) {
 		case BR_ERR_X509_NOT_TRUSTED:
 			return t->haveca ? "certificate not trusted (unknown issuer)" : "certificate not trusted (no CA bundle)";

@@ -69,10 +69,10 @@ struct tlsc_x509 {
 	br_x509_minimal_context mini;
 	br_x509_decoder_context dec;	/* the server's certificate: its key */
 	br_sha256_context sha;
-	const struct tlsc_policy *pol;
+	struct tlsc_policy pol;	/* the policy checked (a copy) */
 	unsigned ncert;
 	unsigned verr;		/* minimal's verdict on chain and name: 0 ok, else BR_ERR_X509_* */
-	int fpmatch;		/* fingerprint among pol->fp */
+	int fpmatch;		/* fingerprint among pol.fp */
 	int checked;		/* end_chain ran */
 	int refused;		/* end_chain failed the handshake for the policy's sake */
 	unsigned char fp[32];	/* SHA-256 of the server's certificate (DER) */
