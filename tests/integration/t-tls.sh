@@ -30,6 +30,10 @@ echo 'other pass' | "$T_BIN/tern-users" passwd other@example.test >/dev/null || 
 LONGPASS=$(printf 'p%.0s' $(seq 1 420))
 "$T_BIN/tern-users" add long@example.test >/dev/null || fail "tern-users add long@example.test"
 echo "$LONGPASS" | "$T_BIN/tern-users" passwd long@example.test >/dev/null || fail "tern-users passwd long@example.test"
+# And one with a password near tern-users' limit (511 octets).
+PASS500=$(printf 'q%.0s' $(seq 1 500))
+"$T_BIN/tern-users" add long500@example.test >/dev/null || fail "tern-users add long500@example.test"
+echo "$PASS500" | "$T_BIN/tern-users" passwd long500@example.test >/dev/null || fail "tern-users passwd long500@example.test (500 octets)"
 t_start_send || fail "tern-send started"
 
 # ---- helpers ----
@@ -335,6 +339,18 @@ check "  ... the challenges are 334 VXNlcm5hbWU6 (Username:) then UGFzc3dvcmQ6" 
 	grep -n '^334 ' '$OUT' | tr '\n' ' ' | grep -q ':334 VXNlcm5hbWU6 .*:334 UGFzc3dvcmQ6'"
 runis "AUTH LOGIN over implicit TLS (465): 235 2.7.0" "$IM,334,334,235 2.7.0,$QC" \
 	im 'AUTH LOGIN\r\n' +1 "$(b64 demo@example.test)\\r\\n" +1 "$(b64 "$PASS")\\r\\n" +1 "$Q" eof
+runis "AUTH PLAIN pipelined with MAIL and RCPT (one write): 235 2.7.0, 250 2.1.0, 250 2.1.5" "$IM,235 2.7.0,250 2.1.0,250 2.1.5,$QC" \
+	im "AUTH PLAIN $GOOD\\r\\nMAIL FROM:<demo@example.test>\\r\\nRCPT TO:<demo@example.test>\\r\\n" +3 "$Q" eof
+dlgis "AUTH inside TLS before EHLO, and after HELO: 503 5.5.1" "#TLS,220,503 5.5.1,250,503 5.5.1,$QC" \
+	-i "$P465" "AUTH PLAIN $GOOD\\r\\n" +1 'HELO x\r\n' +1 "AUTH PLAIN $GOOD\\r\\n" +1 "$Q" eof
+runis "AUTH without a mechanism: 501 5.5.4" "$IM,501 5.5.4,$QC" im 'AUTH\r\n' +1 "$Q" eof
+for m in 'no password:\0demo@example.test\0' 'no NUL:demo@example.test' 'three NULs:\0demo@example.test\0pw\0x' \
+	'a CR in the password:\0demo@example.test\0se\rcret' 'no authcid:\0\0pw'; do
+	runis "AUTH PLAIN, malformed (${m%%:*}): 501 5.5.2" "$IM,501 5.5.2,$QC" \
+		im "AUTH PLAIN $(printf "${m#*:}" | base64 -w0)\\r\\n" +1 "$Q" eof
+done
+runis "AUTH PLAIN = (an empty response): 501 5.5.2" "$IM,501 5.5.2,$QC" im 'AUTH PLAIN =\r\n' +1 "$Q" eof
+runis "AUTH LOGIN, a user name with a NUL: 501 5.5.2" "$IM,501 5.5.2,$QC" im "AUTH LOGIN $(printf 'demo\0x' | base64 -w0)\\r\\n" +1 "$Q" eof
 runis "AUTH PLAIN, user name in another case: 235 2.7.0" "$ST,235 2.7.0,$QC" \
 	st "$P587" "AUTH PLAIN $(plain '' Demo@Example.TEST "$PASS")\\r\\n" +1 "$Q" eof
 
@@ -362,6 +378,15 @@ runis "three wrong (PLAIN, LOGIN, PLAIN): 535 5.7.8, 535 5.7.8, 421 4.7.0 and cl
 	"AUTH PLAIN $BAD\\r\\n" +1 'NOOP\r\n' +1 eof
 runis "two wrong, then the right one: 235 2.7.0" "$ST,535 5.7.8,535 5.7.8,235 2.7.0,$QC" \
 	st "$P587" "AUTH PLAIN $BAD\\r\\n" +1 "AUTH PLAIN $BAD\\r\\n" +1 "AUTH PLAIN $GOOD\\r\\n" +1 "$Q" eof
+# tern-users takes passwords up to 511 octets; the user must be able to log in with one.
+runis "a 500-octet password (tern-users passwd took it): 235 2.7.0" "$ST,235 2.7.0,$QC" \
+	st "$P587" "AUTH PLAIN $(plain '' long500@example.test "$PASS500")\\r\\n" +1 "$Q" eof
+# No password is over 511 octets: a longer one is simply wrong, and counts as a failure.
+HUGE=$(plain '' demo@example.test "$(printf 'x%.0s' $(seq 1 600))")
+runis "a 600-octet password: 535 5.7.8 (wrong, not a temporary failure)" "$ST,535 5.7.8,$QC" \
+	st "$P587" "AUTH PLAIN $HUGE\\r\\n" +1 "$Q" eof
+runis "three 600-octet passwords: 535 5.7.8, 535 5.7.8, 421 4.7.0 and closed" "$ST,535 5.7.8,535 5.7.8,421 4.7.0,#EOF" \
+	st "$P587" "AUTH PLAIN $HUGE\\r\\n" +1 "AUTH PLAIN $HUGE\\r\\n" +1 "AUTH PLAIN $HUGE\\r\\n" +1 'NOOP\r\n' +1 "$Q" +1 eof
 runis "authzid other than the authcid (good password): 535 5.7.8" "$ST,535 5.7.8,$QC" \
 	st "$P587" "AUTH PLAIN $(plain other@example.test demo@example.test "$PASS")\\r\\n" +1 "$Q" eof
 runis "authzid equal to the authcid: 235 2.7.0" "$ST,235 2.7.0,$QC" \
@@ -513,6 +538,12 @@ check "a TLS 1.2 client offering only CBC suites is refused" sh -c "! grep -q '^
 openssl s_client -connect "127.0.0.1:$P465" -tls1_3 </dev/null >"$OUT" 2>&1
 check "a TLS 1.3-only client is refused (BearSSL speaks TLS 1.2 at most)" sh -c "! grep -q '^220 ' '$OUT' && ! grep -q 'Cipher is [A-Z]' '$OUT'"
 
+# --- renegotiation ---
+(printf 'EHLO reneg.test\n'; sleep 0.7; printf 'R\n'; sleep 0.7; printf 'NOOP\n'; sleep 0.5; printf 'QUIT\n'; sleep 0.3) |
+	openssl s_client -connect "127.0.0.1:$P465" -crlf 2>&1 | tr -d '\r' >"$OUT"
+check "client-initiated renegotiation is refused: the NOOP after it gets no answer" sh -c "
+	grep -q '^250 DSN' '$OUT' && grep -q '^RENEGOTIATING' '$OUT' && ! grep -q '^250 2.0.0' '$OUT'"
+
 # --- a key others can read ---
 chmod 644 "$C/tls/a.test.key"
 pyok "$T_BIN/tern-tlsd" "$T_BIN/tern-smtpd" "$C/tls/a.test.key" <<'PY'
@@ -586,7 +617,7 @@ alive "the certificate renewal"
 
 # The clear passwords, and the base64 forms they went over the wire in.
 found=""
-for s in "$PASS" "$LONGPASS" 'wrong password' "$GOOD" "$BAD" "$(b64 "$PASS")" "$LONG" \
+for s in "$PASS" "$LONGPASS" "$PASS500" 'wrong password' "$GOOD" "$BAD" "$(b64 "$PASS")" "$LONG" \
 	"$(plain other@example.test demo@example.test "$PASS")" "$(plain demo@example.test demo@example.test "$PASS")"; do
 	grep -rqaF -e "$s" "$H" && found="$found [$(grep -rlaF -e "$s" "$H" | head -n 3 | tr '\n' ' ')]"
 done
