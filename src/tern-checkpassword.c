@@ -49,7 +49,13 @@ static void become(const char *dir)
 	if (geteuid() != 0) return;
 	struct stat st;
 	if (stat(dir, &st) != 0) tern_die_sys(EX_TEMP, "finding the owner of ", dir);
-	if (st.st_uid == 0) tern_die(EX_TEMP, dir, ": owned by root; refusing to run a program as root for it");
+	if (st.st_uid == 0) {
+		/* Only a self-contained instance started by root (tern-run) says so. */
+		unsigned long rootok;
+		if (control_readulong(&rootok, "rootmailboxes", 0) < 0) tern_die_sys(EX_TEMP, "reading control/rootmailboxes");
+		if (rootok == 1) return;
+		tern_die(EX_TEMP, dir, ": owned by root; refusing to run a program as root for it");
+	}
 	if (prot_drop(st.st_uid, st.st_gid) != 0) tern_die_sys(EX_TEMP, "dropping privileges to the owner of ", dir);
 }
 

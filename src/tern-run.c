@@ -88,6 +88,9 @@ static void init_home(void)
 	control_default("locals", "localhost\nexample.test\n");
 	control_default("systemaccounts", "0\n");
 	control_default("doublebounceto", "postmaster@localhost\n");
+	/* Started by root, every program of this instance runs as root, the demo
+	 * mailbox included: let tern-checkpassword serve it (never set by make install). */
+	if (geteuid() == 0) control_default("rootmailboxes", "1\n");
 	users_default();
 }
 
@@ -290,17 +293,16 @@ int main(int argc, char **argv)
 			"  127.0.0.1:2525 offers STARTTLS; 127.0.0.1:2587 submission (STARTTLS, then AUTH);\n"
 			"  127.0.0.1:2465 submission over implicit TLS.  demo@example.test's password: %s\n"
 			"  swaks --server 127.0.0.1:2587 --tls --auth PLAIN --auth-user demo@example.test \\\n"
-			"        --auth-password '%s' --from demo@example.test --to someone@example.org\n"
-			"  (relayed mail really leaves: tern-remote looks up the MX and connects to port 25)\n",
+			"        --auth-password '%s' --from demo@example.test --to demo@example.test\n"
+			"  (an authenticated client may relay too: such mail really leaves, to the MX's port 25)\n",
 			home, havepw ? pw : "(none)", havepw ? pw : "PASSWORD");
 	if (pop)
 		fprintf(stderr,
 			"tern-run: POP3 for demo@example.test: 127.0.0.1:2110 (STLS first), 127.0.0.1:2995 (implicit TLS)\n"
 			"  python3 -c 'import poplib, ssl; p = poplib.POP3_SSL(\"127.0.0.1\", 2995, context=ssl._create_unverified_context()); "
 			"p.user(\"demo@example.test\"); p.pass_(\"%s\"); print(p.stat(), p.list()); p.quit()'\n"
-			"  openssl s_client -quiet -connect 127.0.0.1:2995    # then USER, PASS, LIST, RETR 1, QUIT\n%s",
-			havepw ? pw : "PASSWORD", geteuid() == 0 ? "  (run as root, the demo mailbox is root's, and "
-			"tern-checkpassword serves no mailbox as root: try POP3 as an ordinary user)\n" : "");
+			"  openssl s_client -quiet -connect 127.0.0.1:2995    # then USER, PASS, LIST, RETR 1, QUIT\n",
+			havepw ? pw : "PASSWORD");
 
 	time_t laststart = time(0);
 	for (;;) {

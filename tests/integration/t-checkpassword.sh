@@ -70,11 +70,20 @@ is "no timestamp: exit 0" "$?" 0
 PROG='printf "%s|%s|%s|%s|%s\n" "$USER" "$HOME" "$TERN_USER" "$(pwd -P)" "$(id -u)"'
 if [ "$(id -u)" -eq 0 ]; then
 	# As root the program runs as the owner of the user's directory, which must be
-	# reachable for it; a directory owned by root is refused.
+	# reachable for it; a directory owned by root is refused, unless the home says
+	# control/rootmailboxes=1 (tern-run writes it when root starts the instance).
+	rm -f "$H/control/rootmailboxes"
 	auth demo@example.test "$PW" sh -c "$PROG"
 	is "as root: a directory owned by root is refused (111)" "$rc" 111
 	check "  ... saying so" grep -q 'owned by root' "$ERR"
 	is "  ... and the program did not run" "$(cat "$OUT")" ""
+	echo 1 >"$H/control/rootmailboxes"
+	auth demo@example.test "$PW" sh -c "$PROG"
+	is "as root with control/rootmailboxes=1: served as root" "$(cut -d'|' -f5 "$OUT")" 0
+	echo 2 >"$H/control/rootmailboxes"
+	auth demo@example.test "$PW" sh -c "$PROG"
+	is "as root with control/rootmailboxes=2: refused (only 1 counts)" "$rc" 111
+	rm -f "$H/control/rootmailboxes"
 	chmod 0755 "$H" "$H/mail" "$H/mail/example.test"
 	chown -R 65534:65534 "$DEMO"
 	want_uid=65534
