@@ -1,6 +1,6 @@
 /* tern-checkpassword: checks a login against the users database, checkpassword style.
  *   tern-checkpassword [PROG ARGS...]
- * Reads login\0password\0[timestamp\0] from fd 3 (at most 512 bytes, to end of file).
+ * Reads login\0password\0[timestamp\0] from fd 3 (at most CHECKPW_MAX, 4096 bytes, to end of file).
  * A good login runs PROG as the owner of the user's directory, in it, with USER, HOME and
  * TERN_USER set (exit 0 without PROG); a bad one waits control/authfaildelay seconds and
  * exits 1.  Exit 2: the input is malformed; 111: temporary trouble (doc/tern-checkpassword.8). */
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
 	ssize_t n = checkpw_read(3, buf, sizeof buf);
 	if (n == -1 && errno == EBADF) tern_die(EX_MISUSE, "nothing to read: fd 3 is not open");
 	if (n == -1) tern_die_sys(EX_TEMP, "reading fd 3");
-	if (n == -2) tern_die(EX_MISUSE, "bad input on fd 3: more than 512 bytes");
+	if (n == -2) tern_die(EX_MISUSE, "bad input on fd 3: more than 4096 bytes");
 	if (close(3) != 0) tern_die_sys(EX_TEMP, "closing fd 3");
 	const char *login, *pass;
 	size_t ln, pn;

@@ -848,7 +848,11 @@ int main(int argc, char **argv)
 		if (r == SMTP_OK && n > SMTP_LINEMAX - 2 && strncasecmp(line, "AUTH ", 5) != 0) r = SMTP_TOOLONG;
 		if (r == SMTP_EOF) quit(0, "client closed");
 		if (r == SMTP_TIMEOUT) quit("421 4.4.2 timeout, closing", "timeout");
-		if (r == SMTP_TOOLONG) { bad("500 5.5.2 line too long"); continue; }
+		if (r == SMTP_TOOLONG) {
+			/* RFC 4954 4: an AUTH line over its own limit has a code of its own. */
+			bad(strncasecmp(line, "AUTH ", 5) ? "500 5.5.2 line too long" : "500 5.5.6 authentication exchange line too long");
+			continue;
+		}
 		if (r == SMTP_BARELF || r == SMTP_BARECR) { bad("500 5.5.2 bare CR or LF in command refused"); continue; }
 		if (memchr(line, 0, n)) { bad("500 5.5.2 NUL byte in command"); continue; }
 		char *arg = line;

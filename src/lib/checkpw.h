@@ -7,7 +7,10 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#define CHECKPW_MAX 512
+/* qmail's interface says 512; tern's logins and passwords may each be about that long
+ * (an address of 511 bytes, a password of 511), so a login with a long password must
+ * still fit.  Callers (tern-smtpd's AUTH, tern-pop3d) send at most 2 x 1024 + 2. */
+#define CHECKPW_MAX 4096
 
 /* Reads fd until end of file into buf (size at least CHECKPW_MAX + 1).  The byte count;
  * -1 with errno (EBADF: fd is not open); -2 more than CHECKPW_MAX bytes. */

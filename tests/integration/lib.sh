@@ -61,6 +61,37 @@ t_count() { ls "$1/new" "$1/cur" 2>/dev/null | grep -vc -e '^$' -e ':$'; }
 t_wait_count() { t_wait "$1" t_count_is "$2" "$3"; }
 t_count_is() { [ "$(t_count "$1")" -eq "$2" ]; }
 
+# t_listen VAR BASE LOG PROG ARGS...: tcpserver (options in $T_TCPOPTS, then -1 -q -R -H
+# -l 0) on a free port of 127.0.0.1 in BASE..BASE+4999 running PROG ARGS, its stderr
+# appended to LOG.  The port goes into $VAR, its PID into ${VAR}_PID and T_PIDS.
+# Each test has a BASE of its own, so tests running side by side do not collide.
+T_LISTEN_N=0
+t_listen() {
+	_var=$1 _base=$2 _log=$3; shift 3
+	T_LISTEN_N=$((T_LISTEN_N + 1))
+	_pf=$TERN_HOME/log/port.$_var.$T_LISTEN_N
+	_try=0
+	while [ $_try -lt 20 ]; do
+		_port=$((_base + ($$ * 37 + T_LISTEN_N * 1709 + _try * 991) % 5000))
+		: >"$_pf"
+		# shellcheck disable=SC2086
+		tcpserver -1 ${T_TCPOPTS:-} -q -R -H -l 0 127.0.0.1 "$_port" "$@" >"$_pf" 2>>"$_log" &
+		_pid=$!
+		_i=0
+		while [ $_i -lt 250 ] && kill -0 $_pid 2>/dev/null && [ ! -s "$_pf" ]; do
+			sleep 0.02; _i=$((_i + 1))
+		done
+		if [ -s "$_pf" ] && kill -0 $_pid 2>/dev/null; then
+			T_PIDS="$T_PIDS $_pid"
+			eval "$_var=$_port; ${_var}_PID=$_pid"
+			return 0
+		fi
+		kill $_pid 2>/dev/null; wait $_pid 2>/dev/null
+		_try=$((_try + 1))
+	done
+	return 1
+}
+
 T_DEMO=""
 t_demo() { echo "$TERN_HOME/mail/example.test/demo/Maildir"; }
 

@@ -112,11 +112,11 @@ raw 'demo@example.test\000password without its NUL'
 is "one NUL: exit 2" "$rc" 2
 raw ''
 is "empty input: exit 2" "$rc" 2
-head -c 600 /dev/zero | "$CP" 3<&0 </dev/null >"$OUT" 2>"$ERR"
-is "600 bytes: exit 2" "$?" 2
-check "  ... saying too long" grep -q 'more than 512 bytes' "$ERR"
-{ printf 'demo@example.test\0%s\0' "$PW"; head -c 400 /dev/zero; } | "$CP" 3<&0 </dev/null >"$OUT" 2>"$ERR"
-is "512 bytes or fewer with junk after the fields: exit 0" "$?" 0
+head -c 4097 /dev/zero | "$CP" 3<&0 </dev/null >"$OUT" 2>"$ERR"
+is "4097 bytes: exit 2" "$?" 2
+check "  ... saying too long" grep -q 'more than 4096 bytes' "$ERR"
+{ printf 'demo@example.test\0%s\0' "$PW"; head -c 3000 /dev/zero; } | "$CP" 3<&0 </dev/null >"$OUT" 2>"$ERR"
+is "4096 bytes or fewer with junk after the fields: exit 0" "$?" 0
 "$CP" 3<&- </dev/null >"$OUT" 2>"$ERR"
 is "fd 3 not open: exit 2" "$?" 2
 
@@ -176,8 +176,10 @@ passwd demo@example.test "$long"
 is "a 511-byte password" "$rc" 0
 auth demo@example.test "$(printf '%.400s' "$long")"
 is "  ... a 400-byte prefix is wrong" "$rc" 1
-printf 'demo@example.test\0%s\0' "$(printf '%.500s' "$long")" | "$CP" 3<&0 </dev/null 2>/dev/null
-is "  ... and one that does not fit in 512 bytes of fd 3 is misuse (2)" "$?" 2
+printf 'demo@example.test\0%s\0' "$long" | "$CP" 3<&0 </dev/null 2>/dev/null
+is "  ... and it fits on fd 3 with its login (over qmail's 512 bytes): exit 0" "$?" 0
+printf 'demo@example.test\0%s\0' "$(head -c 600 /dev/zero | tr '\0' 'p')" | "$CP" 3<&0 </dev/null 2>/dev/null
+is "  ... a 600-byte password is a bad login (1), not misuse" "$?" 1
 
 # ---- passwords refused (65), nothing changed ----
 cp "$SRC" "$H/src.before"

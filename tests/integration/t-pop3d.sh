@@ -83,26 +83,9 @@ cp "$MAILHOME"/carol/Maildir/new/* "$H/carol.sent/"
 
 # start_pop VAR PROGRAM...: tcpserver on a free port in 40000-49999, put into $VAR.
 start_pop() {
-	_var=$1; shift
-	_try=0
-	while [ $_try -lt 20 ]; do
-		_port=$((40000 + ($$ * 37 + _try * 997 + ${#_var} * 311) % 10000))
-		: >"$H/log/port.$_var"
-		tcpserver -1 -q -R -H -c 40 -l 0 127.0.0.1 "$_port" "$@" >"$H/log/port.$_var" 2>>"$LOG" &
-		_pid=$!
-		_i=0
-		while [ $_i -lt 250 ] && kill -0 $_pid 2>/dev/null && [ ! -s "$H/log/port.$_var" ]; do
-			sleep 0.02; _i=$((_i + 1))
-		done
-		if [ -s "$H/log/port.$_var" ] && kill -0 $_pid 2>/dev/null; then
-			T_PIDS="$T_PIDS $_pid"
-			eval "$_var=$_port"
-			return 0
-		fi
-		kill $_pid 2>/dev/null; wait $_pid 2>/dev/null
-		_try=$((_try + 1))
-	done
-	return 1
+	_v=$1; shift
+	T_TCPOPTS="-c 40"
+	t_listen "$_v" 40000 "$LOG" "$@"
 }
 check "tcpserver + tern-tlsd + tern-pop3d (STLS) started" start_pop P110 "$T_BIN/tern-tlsd" "$T_BIN/tern-pop3d"
 check "tcpserver + tern-tlsd -i + tern-pop3d (implicit TLS) started" start_pop P995 "$T_BIN/tern-tlsd" -i "$T_BIN/tern-pop3d"

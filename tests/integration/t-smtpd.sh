@@ -23,29 +23,11 @@ UTF8=$H/mail/example.test/jösé/Maildir
 # ---- helpers ----
 
 # start_smtpd VAR [tcpserver options]: tcpserver + tern-smtpd on a free port in
-# 20000-29999, put into $VAR; its PID goes to T_PIDS.
+# 20000-24999, put into $VAR; its PID into ${VAR}_PID and T_PIDS.
 start_smtpd() {
-	_var=$1; shift
-	_try=0
-	while [ $_try -lt 20 ]; do
-		_port=$((20000 + ($$ * 31 + _try * 997 + ${#_var} * 211) % 10000))
-		: >"$H/log/port.$_var"
-		tcpserver -1 "$@" -q -R -H -l 0 127.0.0.1 "$_port" "$T_BIN/tern-smtpd" \
-			>"$H/log/port.$_var" 2>>"$LOG" &
-		_pid=$!
-		_i=0
-		while [ $_i -lt 250 ] && kill -0 $_pid 2>/dev/null && [ ! -s "$H/log/port.$_var" ]; do
-			sleep 0.02; _i=$((_i + 1))
-		done
-		if [ -s "$H/log/port.$_var" ] && kill -0 $_pid 2>/dev/null; then
-			T_PIDS="$T_PIDS $_pid"
-			eval "$_var=$_port; ${_var}_PID=$_pid"
-			return 0
-		fi
-		kill $_pid 2>/dev/null; wait $_pid 2>/dev/null
-		_try=$((_try + 1))
-	done
-	return 1
+	_v=$1; shift
+	T_TCPOPTS="$*"
+	t_listen "$_v" 20000 "$LOG" "$T_BIN/tern-smtpd"
 }
 
 # dlg [-n] [-t S] PORT STEP...: a raw dialogue (smtpdlg.py), its output in $OUT.

@@ -38,32 +38,12 @@ t_start_send || fail "tern-send started"
 
 # ---- helpers ----
 
-SRV_N=0
-# start_srv VAR PROG ARGS...: tcpserver on a free port in 30000-39999 running PROG ARGS
+# start_srv VAR PROG ARGS...: tcpserver on a free port in 30000-34999 running PROG ARGS
 # (PROG from $T_BIN), the port into $VAR, its PID into ${VAR}_PID and T_PIDS.
 start_srv() {
-	_var=$1; shift
-	_prog=$T_BIN/$1; shift
-	SRV_N=$((SRV_N + 1))
-	_try=0
-	while [ $_try -lt 20 ]; do
-		_port=$((30000 + ($$ * 37 + SRV_N * 1709 + _try * 991) % 10000))
-		: >"$H/log/port.$_var"
-		tcpserver -1 -q -R -H -l 0 127.0.0.1 "$_port" "$_prog" "$@" >"$H/log/port.$_var" 2>>"$LOG" &
-		_pid=$!
-		_i=0
-		while [ $_i -lt 250 ] && kill -0 $_pid 2>/dev/null && [ ! -s "$H/log/port.$_var" ]; do
-			sleep 0.02; _i=$((_i + 1))
-		done
-		if [ -s "$H/log/port.$_var" ] && kill -0 $_pid 2>/dev/null; then
-			T_PIDS="$T_PIDS $_pid"
-			eval "$_var=$_port; ${_var}_PID=$_pid"
-			return 0
-		fi
-		kill $_pid 2>/dev/null; wait $_pid 2>/dev/null
-		_try=$((_try + 1))
-	done
-	return 1
+	_v=$1; _p=$T_BIN/$2; shift 2
+	T_TCPOPTS=""
+	t_listen "$_v" 30000 "$LOG" "$_p" "$@"
 }
 
 # dlg [-n] [-i] [-t S] [-sni NAME] PORT STEP...: a dialogue (tlsdlg.py), output in $OUT.
@@ -356,7 +336,7 @@ runis "AUTH PLAIN, user name in another case: 235 2.7.0" "$ST,235 2.7.0,$QC" \
 
 # --- lengths ---
 # 13000 octets of base64: the line is refused, and its tail is not read as a command.
-runis "an AUTH line over 12288 octets: 500 5.5.2, and the session stays in step (NOOP 250)" "$ST,500 5.5.2,250 2.0.0,$QC" \
+runis "an AUTH line over 12288 octets: 500 5.5.6 (RFC 4954), and the session stays in step (NOOP 250)" "$ST,500 5.5.6,250 2.0.0,$QC" \
 	st "$P587" 'AUTH PLAIN ' '*3250:AAAA' 'HELP\r\n' +1 'NOOP\r\n' +1 "$Q" eof
 runis "a 334 response over 12288 octets: 500 5.5.6, still in step" "$ST,334,500 5.5.6,250 2.0.0,$QC" \
 	st "$P587" 'AUTH PLAIN\r\n' +1 '*3250:AAAA' 'HELP\r\n' +1 'NOOP\r\n' +1 "$Q" eof

@@ -37,29 +37,10 @@ EOF
 chmod 755 "$W/show"
 
 # start PORTVAR ARGS...: tcpserver on a free port in 50000-54999 running tern-tlsd ARGS.
-N=0
 start() {
-	_var=$1; shift
-	N=$((N + 1))
-	_try=0
-	while [ $_try -lt 20 ]; do
-		_port=$((50000 + ($$ * 29 + N * 1319 + _try * 577) % 5000))
-		: >"$W/port.$N"
-		tcpserver -1 -q -R -H -l 0 127.0.0.1 "$_port" "$T_BIN/tern-tlsd" "$@" >"$W/port.$N" 2>>"$LOG" &
-		_pid=$!
-		_i=0
-		while [ $_i -lt 250 ] && kill -0 $_pid 2>/dev/null && [ ! -s "$W/port.$N" ]; do
-			sleep 0.02; _i=$((_i + 1))
-		done
-		if [ -s "$W/port.$N" ] && kill -0 $_pid 2>/dev/null; then
-			T_PIDS="$T_PIDS $_pid"
-			eval "$_var=$_port"
-			return 0
-		fi
-		kill $_pid 2>/dev/null; wait $_pid 2>/dev/null
-		_try=$((_try + 1))
-	done
-	return 1
+	_v=$1; shift
+	T_TCPOPTS=""
+	t_listen "$_v" 50000 "$LOG" "$T_BIN/tern-tlsd" "$@"
 }
 # client PORT [CERT KEY]: what the program behind an implicit TLS port printed.
 client() {
