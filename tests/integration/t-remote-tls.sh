@@ -57,7 +57,8 @@ mkcerts() {
 	cert good mx.good.test ca rsa -days 30 &&
 	cert wrong other.example.test ca ec -days 30 &&
 	cert untrusted mx.untrusted.test evil ec -days 30 &&
-	cert expired mx.expired.test ca ec -startdate 20200101000000Z -enddate 20200201000000Z
+	cert expired mx.expired.test ca ec -startdate 20200101000000Z -enddate 20200201000000Z &&
+	cert ternpeer mx.tern.test ca ec -days 30
 }
 mkcerts >"$W/openssl.log" 2>&1 || { fail "openssl makes the test certificates"; cat "$W/openssl.log"; t_done; }
 ok "openssl makes the test CA and certificates ($(openssl version | cut -d' ' -f1-2))"
@@ -88,6 +89,7 @@ check "peer refuse (STARTTLS gets 454)" peer refuse 7 --starttls-advert
 check "peer garbage (220, then not TLS)" peer garbage 8 --tls-garbage
 check "peer stall (220, then silence)" peer stall 9 --tls-stall
 printf 'two.test MX 10 mx.wrong.test\ntwo.test MX 20 mx.good.test\n' >>"$W/zone"
+printf 'tern.test MX 10 mx.tern.test\nmx.tern.test A 127.0.0.20\n' >>"$W/zone"
 python3 "$D/dnsd.py" "$W/zone" --addr 127.0.0.1 --port 53 --pidfile "$W/dnsd.pid" --log "$W/dnsd.log" &
 T_PIDS="$T_PIDS $!"
 check "test DNS server up" t_wait 10 test -s "$W/dnsd.pid"
@@ -286,5 +288,45 @@ check "tern-send, verify fails: the message stays queued (tern-qstat)" sh -c "te
 is "tern-send, verify fails: the sink got nothing" "$(nmsgs wrong)" "$w0"
 check "tern-send, verify fails: the secret never crossed in cleartext" sh -c "! grep -rq secret '$W/wrong'"
 t_stop_send
+
+# ---- a tern peer: tern-tlsd + tern-smtpd with a certificate of the test CA ----
+# (the receiving side of this same build, as a second instance on 127.0.0.20:25)
+H2=$W/peerhome
+"$T_BIN/tern-run" -i -d "$H2" >/dev/null
+printf ':[127.0.0.1]:1\n' >"$H2/control/smtproutes"
+mkdir -p "$H2/control/tls" "$H2/log"
+cp "$C/ternpeer.pem" "$H2/control/tls/mx.tern.test.pem"
+cp "$C/ternpeer.key" "$H2/control/tls/mx.tern.test.key"
+chmod 600 "$H2/control/tls/mx.tern.test.key"
+TERN_HOME=$H2 "$T_BIN/tern-users" add-domain tern.test >/dev/null &&
+	TERN_HOME=$H2 "$T_BIN/tern-users" add x@tern.test >/dev/null || fail "tern peer: user x@tern.test"
+TERN_HOME=$H2 "$T_BIN/tern-send" 2>>"$H2/log/send.log" &
+T_PIDS="$T_PIDS $!"
+# -U to our own ids: inside `unshare -rn` (not root) no other uid exists.
+TERN_HOME=$H2 tcpserver -q -R -H -l mx.tern.test 127.0.0.20 25 \
+	"$T_BIN/tern-tlsd" -U "$(id -u):$(id -g)" "$T_BIN/tern-smtpd" 2>>"$H2/log/smtpd.log" &
+T_PIDS="$T_PIDS $!"
+check "tern peer listening on 127.0.0.20:25" t_wait 10 python3 -c 'import socket; socket.create_connection(("127.0.0.20", 25), 1).close()'
+
+PM=$H2/mail/tern.test/x/Maildir
+FPT=$(openssl x509 -in "$C/ternpeer.pem" -noout -fingerprint -sha256 | sed 's/.*=//')
+policy tern.test:verify
+rr ternv x@tern.test
+is "tern peer, verify: accepted" "$(line ternv 1 1)" "r"
+check "tern peer, verify: log verify=ok" grep -q 'event=tls.*verify=ok' "$W/ternv.err"
+check "tern peer, verify: delivered into the peer's Maildir" t_wait_count 15 "$PM" 1
+pf=$(ls -t "$PM/new/"* 2>/dev/null | head -n 1)
+check "tern peer: its Received says ESMTPS and the cipher" sh -c "grep -q 'with ESMTPS id' '$pf' && grep -q '(using TLSv1.2 with cipher ECDHE-ECDSA-' '$pf'"
+sed '1,/^$/d' "$W/msg" >"$W/msg.body"
+check "tern peer: the body arrived intact" sh -c "sed '1,/^\$/d' '$pf' | cmp -s - '$W/msg.body'"
+check "tern peer: its tern-smtpd logged STARTTLS" grep -q 'event=starttls tls=TLSv1.2' "$H2/log/smtpd.log"
+policy "tern.test:fingerprint:$FPT"
+rr ternfp x@tern.test
+is "tern peer, fingerprint (openssl's form): accepted" "$(line ternfp 1 1)" "r"
+policy "tern.test:fingerprint:$FPWRONG"
+rr ternfpbad x@tern.test
+is "tern peer, a wrong fingerprint: deferred 4.7.5, nothing sent" "$(line ternfpbad 1 | cut -d' ' -f1,2)" "s 4.7.5"
+check "tern peer: two messages, not three" t_wait_count 15 "$PM" 2
+rm -f "$H/control/tlsdestinations"
 
 t_done
