@@ -24,6 +24,7 @@ static void build(const char *src)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(userdb_cdb(&db, fd), 0);
 	close(fd);
+	userdb_free(&db);
 	users_close();
 }
 
@@ -85,6 +86,8 @@ START_TEST(order)
 	ck_assert_int_eq(res("nobody", "ex.test"), RES_CATCHALL);
 	ck_assert_str_eq(key, "@ex.test");
 	ck_assert_int_eq(res("alice+q", "ex.test"), RES_EXT_USER);
+	stralloc_free(&t);
+	users_close();
 }
 END_TEST
 
