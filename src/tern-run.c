@@ -11,6 +11,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -167,8 +170,10 @@ static int demo_password(char *out, size_t n)
 	return 0;
 }
 
-static pid_t children[MAXCHILD];
+static pid_t children[MAXCHILD];	/* 0: waiting to restart, -1: given up */
 static char **childargv[MAXCHILD];
+static time_t started[MAXCHILD], restart_at[MAXCHILD];
+static unsigned quickfails[MAXCHILD];
 static size_t nchild;
 
 static pid_t start(char **argv)
@@ -201,7 +206,52 @@ static void add_child(char **argv)
 	if (nchild == MAXCHILD) return;
 	childargv[nchild] = argv;
 	children[nchild] = start(argv);
+	started[nchild] = time(0);
 	nchild++;
+}
+
+/* What a listener is, for messages: "tcpserver 127.0.0.1:2525", else the program. */
+static const char *childname(size_t i, char *buf, size_t n)
+{
+	char **a = childargv[i];
+	for (size_t k = 0; a[k] && a[k + 1]; k++)
+		if (!strcmp(a[k], "127.0.0.1")) { snprintf(buf, n, "tcpserver 127.0.0.1:%s", a[k + 1]); return buf; }
+	return a[0];
+}
+
+/* A child that ended: restarted after a second, unless it keeps dying at once (a port
+ * taken, a broken binary), which five quick deaths in a row say. */
+static void child_ended(size_t i, int st)
+{
+	char name[64], how[32];
+	if (WIFEXITED(st)) snprintf(how, sizeof how, "exit %d", WEXITSTATUS(st));
+	else snprintf(how, sizeof how, "signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+	time_t now = time(0);
+	quickfails[i] = now - started[i] < 2 ? quickfails[i] + 1 : 0;
+	if (quickfails[i] >= 5) {
+		fprintf(stderr, "tern-run: %s keeps ending at once (%s); not restarting it\n", childname(i, name, sizeof name), how);
+		children[i] = -1;
+		return;
+	}
+	fprintf(stderr, "tern-run: %s ended (%s); restarting it in a second\n", childname(i, name, sizeof name), how);
+	children[i] = 0;
+	restart_at[i] = now + 1;
+}
+
+/* 1 if 127.0.0.1:port can be listened on now. */
+static int port_free(const char *port)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0) return 1;	/* let tcpserver say what is wrong */
+	struct sockaddr_in sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((unsigned short)atoi(port));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	int r = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+	close(fd);
+	return r == 0;
 }
 
 static void stop_all(void)
@@ -249,7 +299,6 @@ int main(int argc, char **argv)
 	if (sfd < 0 || sig_catch(SIGINT) < 0 || sig_catch(SIGTERM) < 0 || sig_catch(SIGCHLD) < 0)
 		tern_die_sys(111, "setting up signals");
 	static char *send_argv[] = { "tern-send", 0 };
-	add_child(send_argv);
 	/* Port 2525 behaves as a public port 25: no RELAYCLIENT, recipients checked. */
 	static char tcpserver[4096], smtpd[4096], tlsd[4096], pw[64];
 	static char *smtp_argv[] = { tcpserver, "-q", "-R", "-H", "-l", "localhost", "127.0.0.1", "2525", smtpd, 0 };
@@ -268,6 +317,13 @@ int main(int argc, char **argv)
 	int pop = tls && tern_binpath(pop3d, sizeof pop3d, "tern-pop3d") == 0 && access(pop3d, X_OK) == 0;
 	int havepw = tls && demo_password(pw, sizeof pw) == 0;
 	if (tls && !havepw) tern_warn("could not set a password for demo@example.test: no AUTH for it");
+	/* Another instance (a second make run) holds the ports: say so, start nothing. */
+	static const char *const ports[] = { "2525", "2587", "2465", "2110", "2995" };
+	size_t nports = !smtp ? 0 : !tls ? 1 : !pop ? 3 : 5;
+	for (size_t i = 0; i < nports; i++)
+		if (!port_free(ports[i]))
+			tern_die(111, "127.0.0.1:", ports[i], " is in use (another make run or tern-run?): stop it first");
+	add_child(send_argv);
 	if (smtp) {
 		add_child(tls ? smtps_argv : smtp_argv);
 		if (tls) { add_child(sub_argv); add_child(subs_argv); }
@@ -304,30 +360,34 @@ int main(int argc, char **argv)
 			"  openssl s_client -quiet -connect 127.0.0.1:2995    # then USER, PASS, LIST, RETR 1, QUIT\n",
 			havepw ? pw : "PASSWORD");
 
-	time_t laststart = time(0);
 	for (;;) {
+		/* Wait for a signal, or until the next restart is due. */
+		time_t now = time(0), next = 0;
+		for (size_t i = 0; i < nchild; i++)
+			if (children[i] == 0 && (!next || restart_at[i] < next)) next = restart_at[i];
+		int wait = next ? (next > now ? (int)(next - now) * 1000 : 0) : -1;
 		struct pollfd p = { sfd, POLLIN, 0 };
-		if (poll(&p, 1, -1) < 0 && errno != EINTR) tern_die_sys(111, "poll");
-		unsigned char s[64];
-		ssize_t n = read(sfd, s, sizeof s);
+		if (poll(&p, 1, wait) < 0 && errno != EINTR) tern_die_sys(111, "poll");
+		unsigned char sg[64];
+		ssize_t n = read(sfd, sg, sizeof sg);
 		for (ssize_t i = 0; i < n; i++) {
-			if (s[i] == SIGINT || s[i] == SIGTERM) {
+			if (sg[i] == SIGINT || sg[i] == SIGTERM) {
 				fprintf(stderr, "tern-run: stopping\n");
 				stop_all();
 				return 0;
 			}
 		}
-		/* A child that died is restarted, at most once a second. */
 		pid_t pid;
 		int st;
-		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-			for (size_t i = 0; i < nchild; i++) {
-				if (children[i] != pid) continue;
-				fprintf(stderr, "tern-run: %s exited (status %d); restarting\n", childargv[i][0], st);
-				if (time(0) == laststart) sleep(1);
-				laststart = time(0);
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+			for (size_t i = 0; i < nchild; i++)
+				if (children[i] == pid) child_ended(i, st);
+		now = time(0);
+		for (size_t i = 0; i < nchild; i++)
+			if (children[i] == 0 && restart_at[i] <= now) {
 				children[i] = start(childargv[i]);
+				started[i] = now;
+				if (children[i] < 0) children[i] = -1;
 			}
-		}
 	}
 }
