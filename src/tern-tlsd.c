@@ -384,9 +384,8 @@ static int pump(int app, long long timeout_ms, const char **why)
 		if (st & BR_SSL_CLOSED) {
 			int err = br_ssl_engine_last_error(eng);
 			if (err == BR_ERR_OK) return 0;
-			static char e[48];
-			snprintf(e, sizeof e, "tls error %d", err);
-			*why = e;
+			static char e[80];
+			*why = tls_error_text(err, e, sizeof e);
 			return -1;
 		}
 		if (app < 0 && (st & BR_SSL_SENDAPP)) return 0;

@@ -1,6 +1,7 @@
 #include "tlsctl.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 #include <bearssl.h>
 
@@ -110,4 +111,47 @@ size_t tlsctl_format(char *out, size_t n, const struct tls_info *ti)
 	}
 	if (at == (size_t)-1) { out[0] = 0; return 0; }
 	return at;
+}
+
+static const char *alert_name(int a)
+{
+	static const struct { int a; const char *name; } t[] = {
+		{ 0, "close_notify" }, { 10, "unexpected_message" }, { 20, "bad_record_mac" },
+		{ 22, "record_overflow" }, { 40, "handshake_failure" }, { 42, "bad_certificate" },
+		{ 43, "unsupported_certificate" }, { 44, "certificate_revoked" }, { 45, "certificate_expired" },
+		{ 46, "certificate_unknown" }, { 47, "illegal_parameter" }, { 48, "unknown_ca" },
+		{ 50, "decode_error" }, { 51, "decrypt_error" }, { 70, "protocol_version" },
+		{ 71, "insufficient_security" }, { 80, "internal_error" }, { 90, "user_canceled" },
+		{ 100, "no_renegotiation" }, { 110, "unsupported_extension" }, { 112, "unrecognized_name" },
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		if (t[i].a == a) return t[i].name;
+	return "unknown";
+}
+
+const char *tls_error_text(int err, char *buf, size_t n)
+{
+	static const struct { int e; const char *text; } t[] = {
+		{ BR_ERR_UNSUPPORTED_VERSION, "no common protocol version" },
+		{ BR_ERR_BAD_VERSION, "not TLS or an unknown version" },
+		{ BR_ERR_BAD_MAC, "bad record MAC" },
+		{ BR_ERR_UNEXPECTED, "unexpected message" },
+		{ BR_ERR_BAD_HANDSHAKE, "malformed handshake message" },
+		{ BR_ERR_BAD_CIPHER_SUITE, "no common cipher suite" },
+		{ BR_ERR_BAD_SECRENEG, "renegotiation refused" },
+		{ BR_ERR_BAD_FINISHED, "bad Finished message" },
+		{ BR_ERR_BAD_SIGNATURE, "bad signature" },
+		{ BR_ERR_NO_CLIENT_AUTH, "client certificate required" },
+		{ BR_ERR_IO, "I/O error" },
+	};
+	if (err >= BR_ERR_SEND_FATAL_ALERT && err < BR_ERR_SEND_FATAL_ALERT + 256)
+		snprintf(buf, n, "sent alert %d (%s)", err - BR_ERR_SEND_FATAL_ALERT, alert_name(err - BR_ERR_SEND_FATAL_ALERT));
+	else if (err >= BR_ERR_RECV_FATAL_ALERT && err < BR_ERR_RECV_FATAL_ALERT + 256)
+		snprintf(buf, n, "received alert %d (%s)", err - BR_ERR_RECV_FATAL_ALERT, alert_name(err - BR_ERR_RECV_FATAL_ALERT));
+	else {
+		snprintf(buf, n, "error %d", err);
+		for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+			if (t[i].e == err) snprintf(buf, n, "%s (%d)", t[i].text, err);
+	}
+	return buf;
 }

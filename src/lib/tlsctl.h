@@ -45,5 +45,9 @@ size_t tlsctl_format(char *out, size_t n, const struct tls_info *ti);
 const char *tls_suite_name(uint16_t suite);
 /* "TLSv1.0" .. "TLSv1.2" for BearSSL's BR_TLS10.. numbers, or 0. */
 const char *tls_version_name(unsigned v);
+/* A BearSSL engine error for a log line, into buf (size n): "received alert 40
+ * (handshake_failure)", "sent alert 70 (protocol_version)", "not TLS or an unknown
+ * version (4)", or "error N". */
+const char *tls_error_text(int err, char *buf, size_t n);
 
 #endif

@@ -300,6 +300,17 @@ START_TEST(client_cert)
 }
 END_TEST
 
+START_TEST(errors)
+{
+	char b[80];
+	ck_assert_str_eq(tls_error_text(BR_ERR_RECV_FATAL_ALERT + 40, b, sizeof b), "received alert 40 (handshake_failure)");
+	ck_assert_str_eq(tls_error_text(BR_ERR_SEND_FATAL_ALERT + 70, b, sizeof b), "sent alert 70 (protocol_version)");
+	ck_assert_str_eq(tls_error_text(BR_ERR_BAD_VERSION, b, sizeof b), "not TLS or an unknown version (4)");
+	ck_assert_str_eq(tls_error_text(9999, b, sizeof b), "error 9999");
+	ck_assert_str_eq(tls_error_text(BR_ERR_RECV_FATAL_ALERT + 200, b, sizeof b), "received alert 200 (unknown)");
+}
+END_TEST
+
 START_TEST(names)
 {
 	ck_assert_str_eq(tls_suite_name(BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256), "ECDHE-RSA-AES128-GCM-SHA256");
@@ -336,6 +347,7 @@ int main(void)
 	tcase_add_test(tc, format_small);
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, client_cert);
+	tcase_add_test(tc, errors);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
