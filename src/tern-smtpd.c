@@ -266,8 +266,9 @@ static void cmd_mail(char *arg, size_t len)
 {
 	if (!*helo) { bad("503 5.5.1 say EHLO or HELO first"); return; }
 	if (tx.active) { bad("503 5.5.1 nested MAIL command"); return; }
-	if (submission && !tls) { bad("530 5.7.0 must issue a STARTTLS command first"); return; }
-	if (submission && !*authuser) { bad("530 5.7.0 authentication required"); return; }
+	const char *gate = submission && !tls ? "530 5.7.0 must issue a STARTTLS command first" :
+			   submission && !*authuser ? "530 5.7.0 authentication required" : 0;
+	if (gate) { logev("refused", "reply", gate, 0, 0); bad(gate); return; }
 	char *a = after(arg, "FROM:"), *end = arg + len, *rest;
 	struct smtp_path p;
 	const char *why, *cr;
