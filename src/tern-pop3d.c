@@ -280,18 +280,7 @@ static int run_login(int cfd, const char *login, size_t ln, const char *pass, si
 
 static int send_request(const char *buf, size_t n, int fd)
 {
-	struct iovec iov = { (void *)buf, n };
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cm;
-	memset(&cm, 0, sizeof cm);
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
-	struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
-	ch->cmsg_level = SOL_SOCKET;
-	ch->cmsg_type = SCM_RIGHTS;
-	ch->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(ch), &fd, sizeof fd);
-	ssize_t r;
-	do r = sendmsg(monsock, &mh, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
-	return r == (ssize_t)n ? 0 : -1;
+	return fd_send_fd(monsock, buf, n, fd);
 }
 
 /* One request: its length (the fields in f[]), 0 when the network half is gone, -1 when

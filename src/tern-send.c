@@ -580,17 +580,7 @@ static int sess_send(struct rsess *s, struct rjob *j)
 	if (!ok) tern_die(EX_TEMP, "out of memory");
 	int fd = qfile_msgfd(&m->q);
 	if (fd < 0) { stralloc_free(&pk); return -1; }
-	struct iovec iov = { pk.s, pk.len };
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cm;
-	memset(&cm, 0, sizeof cm);
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
-	struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
-	ch->cmsg_level = SOL_SOCKET;
-	ch->cmsg_type = SCM_RIGHTS;
-	ch->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(ch), &fd, sizeof fd);
-	ssize_t r;
-	do r = sendmsg(s->fd, &mh, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
+	int r = fd_send_fd(s->fd, pk.s, pk.len, fd);
 	int e = errno;
 	close(fd);
 	stralloc_free(&pk);

@@ -2,6 +2,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 #include "fdio.h"
+#include <sys/uio.h>
+#include <sys/socket.h>
+#include <string.h>
 
 int fd_write_all(int fd, const char *s, size_t n)
 {
@@ -23,4 +26,22 @@ int fd_sync_dir(const char *path)
 	close(fd);
 	errno = e;
 	return r;
+}
+
+int fd_send_fd(int sock, const void *buf, size_t n, int fd)
+{
+	struct iovec iov = { (void *)buf, n };
+	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cm;
+	memset(&cm, 0, sizeof cm);
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
+	struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
+	ch->cmsg_level = SOL_SOCKET;
+	ch->cmsg_type = SCM_RIGHTS;
+	ch->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(ch), &fd, sizeof fd);
+	ssize_t r;
+	do r = sendmsg(sock, &mh, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
+	if (r < 0) return -1;
+	if ((size_t)r != n) { errno = EIO; return -1; }
+	return 0;
 }
