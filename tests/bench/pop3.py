@@ -13,6 +13,8 @@ copy of the same mailboxes and the same password hash.  Prints name=value lines:
   config, base_dir and passwd-file); the system's config and service are never touched.
 usage: pop3.py BINDIR"""
 import os, shutil, socket, ssl, subprocess, sys, tempfile, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, wait_port, stop_all
 
 binp = os.path.abspath(sys.argv[1])
 base = tempfile.mkdtemp(prefix="tern-bench-pop3.")
@@ -30,25 +32,6 @@ procs = []
 
 def sh(cmd, **kw):
     return subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL, **kw)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, limit=10):
-    end = time.time() + limit
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def fill(md):
@@ -279,13 +262,7 @@ def main():
             ratio = t[k] / dv[k] if k.endswith("_per_s") else dv[k] / t[k]
             print("pop3_%s_ratio=%.2f" % (k, ratio))
     finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
+        stop_all(procs, 10)
         if not os.environ.get("TERN_KEEP"): shutil.rmtree(base, ignore_errors=True)
 
 

@@ -18,6 +18,8 @@
                            here) and relay_rate / that figure
 usage: relay.py BINDIR"""
 import os, socket, subprocess, sys, tempfile, threading, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port
 
 binp = os.path.abspath(sys.argv[1])
 sinkpy = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration", "sink.py")
@@ -26,14 +28,6 @@ SIZE = 2048
 POSTFIX_REF = 330
 procs = []
 homes = []
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def stop(p):

@@ -8,6 +8,8 @@ to a local Maildir.  Prints name=value lines:
   smtp_idle_session_pss_kib  PSS of one idle tern-smtpd session (after EHLO), mean of 20
 usage: smtp.py BINDIR"""
 import os, smtplib, socket, statistics, subprocess, sys, tempfile, threading, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, wait_port, stop_all, pss_of
 
 binp = os.path.abspath(sys.argv[1])
 home = tempfile.mkdtemp(prefix="tern-bench-smtp.")
@@ -22,24 +24,12 @@ def start(cmd, log):
     procs.append(p)
     return p
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
 try:
     start([binp + "/tern-send"], home + "/log/send.log")
     port = free_port()
     start(["tcpserver", "-q", "-R", "-H", "-l", "localhost", "-c", "200", "127.0.0.1", str(port),
            binp + "/tern-smtpd"], home + "/log/smtpd.log")
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_port(port)
 
     def count():
         return len(os.listdir(new)) if os.path.isdir(new) else 0
@@ -109,29 +99,11 @@ try:
         s.recv(1000)
         idle.append(s)
     time.sleep(0.3)
-    pss = []
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            exe = os.readlink("/proc/%s/exe" % pid)
-            if exe != binp + "/tern-smtpd":
-                continue
-            for line in open("/proc/%s/smaps_rollup" % pid):
-                if line.startswith("Pss:"):
-                    pss.append(int(line.split()[1]))
-        except OSError:
-            pass
+    total, npss = pss_of({binp + "/tern-smtpd"})
     for s in idle:
         s.close()
-    print("smtp_idle_sessions_measured=%d" % len(pss))
-    print("smtp_idle_session_pss_kib=%.0f" % (sum(pss) / len(pss) if pss else -1))
+    print("smtp_idle_sessions_measured=%d" % npss)
+    print("smtp_idle_session_pss_kib=%.0f" % (total / npss if npss else -1))
 finally:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(40)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop_all(procs)
     subprocess.run(["rm", "-rf", home])

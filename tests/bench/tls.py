@@ -14,6 +14,8 @@ Prints name=value lines:
       2 KiB messages from 4 sessions, STARTTLS vs cleartext, until every file is in new/
 usage: tls.py BINDIR"""
 import os, smtplib, socket, ssl, subprocess, sys, tempfile, threading, time
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import free_port, wait_port, stop_all, pss_of
 
 binp = os.path.abspath(sys.argv[1])
 home = tempfile.mkdtemp(prefix="tern-bench-tls.")
@@ -50,24 +52,11 @@ def start(cmd, log):
     return p
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def listen(args):
     port = free_port()
     start(["tcpserver", "-q", "-R", "-H", "-l", "localhost", "-c", "200", "127.0.0.1", str(port)] + args,
           home + "/log/tls.log")
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return port
-        except OSError:
-            time.sleep(0.05)
+    wait_port(port)
     return port
 
 
@@ -117,31 +106,8 @@ while True:
 '''
     p = subprocess.Popen([sys.executable, "-c", code, keypem[0], keypem[1], str(port)])
     procs.append(p)
-    for _ in range(100):
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_port(port)
     return port
-
-
-def pss_of(names):
-    total, n = 0, 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            exe = os.readlink("/proc/%s/exe" % pid)
-            if exe not in names:
-                continue
-            for line in open("/proc/%s/smaps_rollup" % pid):
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-                    n += 1
-        except OSError:
-            pass
-    return total, n
 
 
 def count():
@@ -228,11 +194,5 @@ try:
     print("smtp_starttls_2k_s4_msgs_per_s=%.1f" % tls)
     print("starttls_vs_clear_ratio=%.2f" % (tls / clear if clear else 0))
 finally:
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        try:
-            p.wait(40)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    stop_all(procs)
     subprocess.run(["rm", "-rf", home])
