@@ -354,7 +354,7 @@ int inject_header(struct inject *ij)
 	stralloc_free(&v);
 	if (r) return r;
 	if (!stralloc_append(&ij->prefix, "\n")) return INJ_ENOMEM;
-	if (ij->nrcpt == 0) { seterr(ij, "no recipients", 0, 0); return INJ_ENORCPT; }
+	if (ij->nrcpt == 0) { seterr(ij, "no recipients: none given, and no To:, Cc: or Bcc: in the header", 0, 0); return INJ_ENORCPT; }
 	return INJ_OK;
 }
 

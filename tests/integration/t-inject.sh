@@ -39,7 +39,7 @@ env_is "Resent-: recipients from Resent-To and Resent-Bcc only" 'Fjoe@example.te
 reset
 printf 'Subject: none\n\nb\n' | "$TI" 2>"$H/err"
 is "no recipients anywhere: 64" $? 64
-is "no recipients: the message" "$(cat "$H/err")" "tern-inject: fatal: no recipients"
+is "no recipients: the message" "$(cat "$H/err")" "tern-inject: fatal: no recipients: none given, and no To:, Cc: or Bcc: in the header"
 printf 'To: Jane Doe\n\nb\n' | "$TI" 2>"$H/err"
 is "unparsable To: 65" $? 65
 check "unparsable To: one line" test "$(wc -l <"$H/err")" -eq 1
