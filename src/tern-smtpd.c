@@ -681,6 +681,23 @@ static void tls_setup(void)
 	tls = tlsserv_setup(&tlsctl, &tlsinfo);
 }
 
+/* The session's TLS, and a client certificate when tern-tlsd asked for one. */
+static void logtls(const char *event)
+{
+	struct qlog l;
+	qlog_start(&l);
+	qlog_kv(&l, "sid", sid);
+	qlog_kv(&l, "event", event);
+	qlog_kv(&l, "tls", tlsinfo.proto);
+	qlog_kv(&l, "cipher", tlsinfo.cipher);
+	if (tlsinfo.ccert_fp[0]) {
+		qlog_kv(&l, "ccert_cn", tlsinfo.ccert_cn);
+		qlog_kv(&l, "ccert_fp", tlsinfo.ccert_fp);
+		qlog_kv(&l, "ccert_verify", tlsinfo.ccert_verify);
+	}
+	qlog_emit(&l);
+}
+
 static void cmd_starttls(const char *arg)
 {
 	if (*arg) { bad("501 5.5.4 syntax: STARTTLS takes no argument"); return; }
@@ -701,7 +718,7 @@ static void cmd_starttls(const char *arg)
 	helo[0] = 0;
 	esmtp = 0;
 	tx_reset();
-	logev("starttls", "tls", tlsinfo.proto, "cipher", tlsinfo.cipher);
+	logtls("starttls");
 }
 
 /* ---- AUTH (RFC 4954): PLAIN (RFC 4616) and LOGIN, checked by tern-checkpassword ---- */
@@ -838,6 +855,7 @@ int main(int argc, char **argv)
 	tls_setup();
 	smtp_init(&io, 0, 1, (unsigned)timeout);
 	logev("start", "ip", remoteip, "host", remotehost);
+	if (tls) logtls("tls");
 	if (greetdelay && smtp_pending(&io, (int)(greetdelay > 600 ? 600000 : greetdelay * 1000)))
 		quit("554 5.5.0 talking before the greeting, closing", "early talker");
 	out(greeting);

@@ -609,4 +609,6 @@ check "the three tcpservers still running" kill -0 "$P25_PID" "$P587_PID" "$P465
 nleft=0
 for pid in $P25_PID $P587_PID $P465_PID; do nleft=$((nleft + $(ps -o pid= --ppid "$pid" | wc -l))); done
 is "no tern-tlsd or tern-smtpd left running after the sessions" "$nleft" 0
+check "log: a session that began in TLS says so after its start" grep -q 'prog=tern-smtpd sid=[^ ]* event=tls tls=TLSv1.2 cipher=' "$LOG"
+check "log: STARTTLS is logged with protocol and cipher" grep -q 'prog=tern-smtpd sid=[^ ]* event=starttls tls=TLSv1.2 cipher=' "$LOG"
 t_done
