@@ -21,7 +21,9 @@
 #include <stdint.h>
 
 #define TLSCTL_REQUEST "starttls\n"
-#define TLSCTL_LINEMAX 512
+/* Room for the longest description ("ok " and every field at its largest: about 620
+ * bytes) and its newline. */
+#define TLSCTL_LINEMAX 1024
 
 struct tls_info {
 	char proto[16];		/* "TLSv1.2" */

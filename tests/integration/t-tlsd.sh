@@ -45,7 +45,7 @@ start() {
 # client PORT [CERT KEY]: what the program behind an implicit TLS port printed.
 client() {
 	_p=$1; shift
-	if [ $# -eq 2 ]; then set -- -cert "$1" -key "$2"; fi
+	if [ $# -ge 2 ]; then _c=$1 _k=$2; shift 2; set -- -cert "$_c" -key "$_k" "$@"; fi
 	sleep 1 | timeout 10 openssl s_client -connect "127.0.0.1:$_p" -quiet "$@" 2>/dev/null
 }
 
@@ -78,6 +78,14 @@ case $out in
 	*) fail "no client certificate: $out";;
 esac
 check "log: the verified certificate" grep -q "event=tls .*ccert_cn=alice_laptop ccert_fp=sha256:$fp ccert_verify=ok" "$LOG"
+# The longest SNI a client may send, with a certificate: the description still fits.
+l63=$(printf 'a%.0s' $(seq 1 63))
+sni="$l63.$l63.$l63.$(printf 'b%.0s' $(seq 1 61))"
+out=$(client "$P1" "$W/cl.pem" "$W/cl.key" -servername "$sni")
+case $out in
+	*"sni=$sni ccert_cn=alice_laptop"*"ccert_verify=ok"*) ok "a 253-byte SNI and a client certificate: all of it described";;
+	*) fail "a 253-byte SNI and a client certificate: $out";;
+esac
 # A CA file that is no PEM: tern-tlsd refuses to start the session (111), clearly.
 echo garbage >"$C/tlsclientca"
 out=$(client "$P1")

@@ -297,6 +297,21 @@ START_TEST(client_cert)
 	BAD("tls=TLSv1.2 cipher=X ccert_verify=maybe-too-long");
 	ck_assert_int_eq(parse("tls=TLSv1.2 cipher=X ccert_verify=fail"), 0);
 	BAD("tls=TLSv1.2 cipher=X ccert=a");
+	/* Every field at its largest still fits one control line, with "ok " and "\n". */
+	struct tls_info m;
+	memset(&m, 0, sizeof m);
+	memcpy(m.proto, rep('p', 15), 16);
+	memcpy(m.cipher, rep('c', 63), 64);
+	memcpy(m.sni, rep('s', 255), 256);
+	memcpy(m.ccert_cn, rep('n', 127), 128);
+	memcpy(m.ccert_fp, rep('f', 71), 72);
+	memcpy(m.ccert_verify, "fail", 5);
+	size_t ml = tlsctl_format(out, sizeof out, &m);
+	ck_assert_uint_gt(ml, 0);
+	ck_assert_uint_lt(ml + 4, TLSCTL_LINEMAX - 5);
+	struct tls_info back;
+	ck_assert_int_eq(tlsctl_parse(out, ml, &back), 0);
+	ck_assert_str_eq(back.ccert_cn, m.ccert_cn);
 }
 END_TEST
 
