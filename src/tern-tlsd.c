@@ -72,12 +72,11 @@ static int keyfile(const char *path, struct cert *c)
 	struct stat st;
 	if (fd < 0) tern_die_sys(111, "opening ", path);
 	if (fstat(fd, &st) != 0) tern_die_sys(111, "stat ", path);
-	close(fd);
 	/* A key others can read is a key already lost: refuse it loudly, at once. */
 	if (st.st_mode & 077)
 		tern_die(111, "key file is readable by group or others (chmod 600 it): ", path);
 	struct pem_list l = { 0, 0, 0 };
-	if (pem_load(&l, path, PEMMAX) != 0) tern_die_sys(111, "reading ", path);
+	if (pem_load_fd(&l, fd, PEMMAX) != 0) tern_die_sys(111, "reading ", path);
 	int found = 0;
 	for (size_t i = 0; i < l.n && !found; i++) {
 		if (!strstr(l.obj[i].label, "PRIVATE KEY")) continue;
@@ -336,13 +335,7 @@ static void setup_clientca(void)
 static void describe_ccert(struct tls_info *ti)
 {
 	if (!cx.ncert) return;
-	static const char hex[] = "0123456789abcdef";
-	memcpy(ti->ccert_fp, "sha256:", 7);
-	for (size_t i = 0; i < 32; i++) {
-		ti->ccert_fp[7 + 2 * i] = hex[cx.fp[i] >> 4];
-		ti->ccert_fp[8 + 2 * i] = hex[cx.fp[i] & 15];
-	}
-	ti->ccert_fp[71] = 0;
+	tls_fp_text(cx.fp, ti->ccert_fp);
 	/* A name is a label for logs, never an identity to match: made printable. */
 	size_t k = 0;
 	if (cx.cn.status > 0)

@@ -105,7 +105,11 @@ bad:
 int pem_load(struct pem_list *l, const char *path, size_t max)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) return -1;
+	return fd < 0 ? -1 : pem_load_fd(l, fd, max);
+}
+
+int pem_load_fd(struct pem_list *l, int fd, size_t max)
+{
 	char *buf = malloc(max + 1);
 	if (!buf) { close(fd); errno = ENOMEM; return -1; }
 	size_t len = 0;

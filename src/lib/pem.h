@@ -22,6 +22,8 @@ struct pem_list {
 int pem_decode(struct pem_list *l, const char *buf, size_t n);
 /* Reads a whole file (at most max bytes: EFBIG past that) and decodes it.  0 or -1 (errno). */
 int pem_load(struct pem_list *l, const char *path, size_t max);
+/* The same from an open descriptor, read to its end and closed (whatever happens). */
+int pem_load_fd(struct pem_list *l, int fd, size_t max);
 /* Frees every object; l is empty and reusable afterwards. */
 void pem_free(struct pem_list *l);
 

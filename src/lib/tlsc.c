@@ -1,4 +1,5 @@
 #include "tlsc.h"
+#include "tlsctl.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <readclose.h>
 #include "pem.h"
 #include "route.h"
 
@@ -158,16 +158,9 @@ static int is_cert(const char *label)
 int tlsc_ca_load_fd(struct tlsc_ca *ca, int fd)
 {
 	struct pem_list l = { 0, 0, 0 };
-	stralloc sa = { 0, 0, 0 };
-	struct stat st;
 	ca->ta = 0;
 	ca->n = 0;
-	if (fstat(fd, &st) != 0) { int e = errno; close(fd); errno = e; return -1; }
-	if (st.st_size > (off_t)TLSC_CAMAX) { close(fd); errno = EFBIG; return -1; }
-	if (readclose(fd, &sa, (size_t)st.st_size + 1) < 0) { stralloc_free(&sa); return -1; }
-	int rc = sa.len > TLSC_CAMAX ? (errno = EFBIG, -1) : pem_decode(&l, sa.s ? sa.s : "", sa.len);
-	stralloc_free(&sa);
-	if (rc != 0) { int e = errno; pem_free(&l); errno = e; return -1; }
+	if (pem_load_fd(&l, fd, TLSC_CAMAX) != 0) { int e = errno; pem_free(&l); errno = e; return -1; }
 	size_t ncert = 0;
 	for (size_t i = 0; i < l.n; i++) ncert += is_cert(l.obj[i].label);
 	ca->ta = calloc(ncert ? ncert : 1, sizeof *ca->ta);
@@ -493,16 +486,10 @@ const char *tlsc_cipher(const struct tlsc *t, char *buf, size_t n)
 
 void tlsc_fingerprint(const struct tlsc *t, char *out, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	if (!n) return;
 	out[0] = 0;
 	if (!t->x.checked || n < 7 + 64 + 1) return;
-	memcpy(out, "sha256:", 7);
-	for (size_t i = 0; i < 32; i++) {
-		out[7 + 2 * i] = hex[t->x.fp[i] >> 4];
-		out[8 + 2 * i] = hex[t->x.fp[i] & 15];
-	}
-	out[7 + 64] = 0;
+	tls_fp_text(t->x.fp, out);
 }
 
 const char *tlsc_verify(const struct tlsc *t, char *buf, size_t n)
