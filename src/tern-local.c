@@ -204,14 +204,11 @@ static void assystem(const char *name, struct target *t)
 static int findrole(const char *addr, struct target *t, const char *how_alias, const char *how_user)
 {
 	struct user_rec u;
-	t->targets.len = 0;
-	int r = users_findalias(addr, strlen(addr), &t->targets);
+	int r = res_lookup(addr, &t->targets, &u);
 	if (r < 0) finish_sys(EX_TEMP, "4.3.0", "users database unreadable");
-	if (r) { asalias(t, how_alias); return 1; }
-	r = users_finduser(addr, strlen(addr), &u);
-	if (r < 0) finish_sys(EX_TEMP, "4.3.0", "users database unreadable");
-	if (r) { asuser(addr, &u, t, how_user); return 1; }
-	return 0;
+	if (r == 1) asalias(t, how_alias);
+	else if (r == 2) asuser(addr, &u, t, how_user);
+	return r > 0;
 }
 
 /* Steps 7: the role addresses never bounce. */

@@ -28,8 +28,7 @@ int res_parse(struct res_rcpt *r, const char *local, size_t n, const char *domai
 	return 0;
 }
 
-/* Steps 1 and 2 for one address: 1 alias, 2 user, 0 neither, -1 error. */
-static int lookup(const char *a, stralloc *targets, struct user_rec *u)
+int res_lookup(const char *a, stralloc *targets, struct user_rec *u)
 {
 	targets->len = 0;
 	int r = users_findalias(a, strlen(a), targets);
@@ -54,10 +53,10 @@ int res_local(const struct res_rcpt *r, stralloc *targets, struct user_rec *u, s
 	size_t keyn = RES_ADDRMAX + 258;
 	int k;
 	snprintf(key, keyn, "%s", r->lower);
-	if ((k = lookup(key, targets, u)) != 0) return k < 0 ? RES_EUSERS : k == 1 ? RES_ALIAS : RES_USER;
+	if ((k = res_lookup(key, targets, u)) != 0) return k < 0 ? RES_EUSERS : k == 1 ? RES_ALIAS : RES_USER;
 	if (r->hasdelim) {
 		snprintf(key, keyn, "%s@%s", r->base, r->domain);
-		if ((k = lookup(key, targets, u)) != 0)
+		if ((k = res_lookup(key, targets, u)) != 0)
 			return k < 0 ? RES_EUSERS : k == 1 ? RES_EXT_ALIAS : RES_EXT_USER;
 	}
 	snprintf(key, keyn, "@%s", r->domain);

@@ -44,6 +44,9 @@ enum res_step {
  * none).  0, or -1 when a part is empty or too long. */
 int res_parse(struct res_rcpt *r, const char *local, size_t n, const char *domain, size_t dn,
 	      const char *delim);
+/* Steps 1 and 2 for one address a (lowercase): 1 an alias (its targets in targets), 2 a
+ * user (in u), 0 neither, -1 the users database is unreadable (errno). */
+int res_lookup(const char *a, stralloc *targets, struct user_rec *u);
 /* Which step takes r, whose domain the caller knows to be local: a step, RES_NONE (no such
  * user: 5.1.1), or an error above.  What the step found is left in targets (the alias
  * steps), u (the user steps) or acct (the system steps); the key that matched in key
