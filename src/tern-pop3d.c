@@ -55,13 +55,7 @@ static size_t userlen;
 
 static void logev(const char *event, const char *k1, const char *v1, const char *k2, const char *v2)
 {
-	struct qlog l;
-	qlog_start(&l);
-	qlog_kv(&l, "sid", sid);
-	qlog_kv(&l, "event", event);
-	if (k1) qlog_kv(&l, k1, v1);
-	if (k2) qlog_kv(&l, k2, v2);
-	qlog_emit(&l);
+	qlog_event(sid, event, k1, v1, k2, v2);
 }
 
 static void __attribute__((noreturn)) quit(const char *reply, const char *why);

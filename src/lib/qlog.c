@@ -67,3 +67,15 @@ void qlog_emit(struct qlog *l)
 	(void)w;
 	l->n = 0;
 }
+
+void qlog_event(const char *sid, const char *event, const char *k1, const char *v1,
+		const char *k2, const char *v2)
+{
+	struct qlog l;
+	qlog_start(&l);
+	qlog_kv(&l, "sid", sid);
+	qlog_kv(&l, "event", event);
+	if (k1) qlog_kv(&l, k1, v1);
+	if (k2) qlog_kv(&l, k2, v2);
+	qlog_emit(&l);
+}

@@ -13,6 +13,9 @@ void qlog_kvb(struct qlog *l, const char *key, const char *val, size_t len);
 void qlog_kvu(struct qlog *l, const char *key, unsigned long long val);
 /* key=seconds with 3 decimals. */
 void qlog_kvt(struct qlog *l, const char *key, double secs);
+/* One whole line: sid=SID event=EVENT, then k1=v1 and k2=v2 when k1, k2 are not 0. */
+void qlog_event(const char *sid, const char *event, const char *k1, const char *v1,
+		const char *k2, const char *v2);
 /* Writes the line (truncated if needed, always ending in \n) to fd 2 in one write(). */
 void qlog_emit(struct qlog *l);
 
