@@ -155,3 +155,14 @@ const char *tls_error_text(int err, char *buf, size_t n)
 	}
 	return buf;
 }
+
+void tls_fp_text(const unsigned char fp[32], char out[72])
+{
+	static const char hex[] = "0123456789abcdef";
+	memcpy(out, "sha256:", 7);
+	for (size_t i = 0; i < 32; i++) {
+		out[7 + 2 * i] = hex[fp[i] >> 4];
+		out[8 + 2 * i] = hex[fp[i] & 15];
+	}
+	out[71] = 0;
+}

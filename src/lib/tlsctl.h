@@ -47,6 +47,8 @@ size_t tlsctl_format(char *out, size_t n, const struct tls_info *ti);
 const char *tls_suite_name(uint16_t suite);
 /* "TLSv1.0" .. "TLSv1.2" for BearSSL's BR_TLS10.. numbers, or 0. */
 const char *tls_version_name(unsigned v);
+/* "sha256:" and the 64 lowercase hex digits of a SHA-256 into out (72 bytes). */
+void tls_fp_text(const unsigned char fp[32], char out[72]);
 /* A BearSSL engine error for a log line, into buf (size n): "received alert 40
  * (handshake_failure)", "sent alert 70 (protocol_version)", "not TLS or an unknown
  * version (4)", or "error N". */
