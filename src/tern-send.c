@@ -93,7 +93,8 @@ struct rsess {
 };
 
 struct job {
-	pid_t pid;
+	pid_t pid;			/* 0: run by the fork server (zid) */
+	unsigned long zid;
 	int fd;				/* result pipe */
 	struct msg *m;
 	size_t rcpt;
@@ -403,16 +404,149 @@ static void defer(struct msg *m, size_t i, const char *status, const char *text,
 
 extern char **environ;
 
+/* ---- the tern-local fork server (tern-local -z; tern-local(8)) ----
+ * One long-running tern-local forks a child per delivery instead of tern-send exec'ing
+ * tern-local each time.  If it cannot be started or ends, deliveries are exec'd as
+ * before; it is restarted when next needed.  After SIGHUP it is retired once its
+ * running deliveries have ended, so that a new tern-local binary is used. */
+static int zfd = -1;
+static pid_t zpid;
+static unsigned long zseq;
+static size_t zrunning;
+static int zretire;
+static int zbroken;		/* a server ended before answering once: exec from now on */
+static unsigned long zanswers;	/* answers from the server running now */
+
+static void zstop(void)
+{
+	if (zfd >= 0) close(zfd);	/* the server sees EOF and exits */
+	zfd = -1;
+	zretire = 0;
+}
+
+static int zstart(void)
+{
+	char path[4096];
+	int sv[2];
+	if (tern_binpath(path, sizeof path, "tern-local") < 0) { errno = ENAMETOOLONG; return -1; }
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+	char *argv[] = { "tern-local", "-z", 0 };
+	int fds[3] = { sv[1], -1, -1 };
+	pid_t pid = tern_spawn(path, argv, 0, fds);
+	int e = errno;
+	close(sv[1]);
+	if (pid < 0) { close(sv[0]); errno = e; return -1; }
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	zfd = sv[0];
+	zpid = pid;
+	zanswers = 0;
+	return 0;
+}
+
+/* Hands a delivery to the fork server: 0, or -1 (then exec it instead). */
+static int zsend(struct job *j, const char *sender, const char *rcpt, int in, int out,
+		 const char *qid, const char *dtag, const char *size)
+{
+	if (zretire || zbroken || (zfd < 0 && zstart() != 0)) return -1;
+	char pk[8192];
+	const char *f[6];
+	char id[24];
+	snprintf(id, sizeof id, "%lu", zseq + 1);
+	f[0] = id; f[1] = sender; f[2] = rcpt; f[3] = qid; f[4] = dtag; f[5] = size;
+	size_t n = 0;
+	pk[n++] = 'L';
+	for (int k = 0; k < 6; k++) {
+		size_t l = strlen(f[k]) + 1;
+		if (n + l > sizeof pk) return -1;
+		memcpy(pk + n, f[k], l);
+		n += l;
+	}
+	int fds[2] = { in, out };
+	if (fd_send_fds(zfd, pk, n, fds, 2) != 0) {
+		if (errno != EAGAIN) { tern_warn_sys("tern-local fork server", ""); zstop(); }
+		return -1;
+	}
+	j->pid = 0;
+	j->zid = ++zseq;
+	zrunning++;
+	return 0;
+}
+
+static void zlost(void);
+
+/* The fork server's answers: "R<id> <code>" for each delivery that ended. */
+static void zread(void)
+{
+	while (zfd >= 0) {
+		char b[64];
+		ssize_t n = recv(zfd, b, sizeof b - 1, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR) continue;
+		if (n < 0 && errno == EAGAIN) break;
+		if (n <= 0) { zlost(); break; }
+		b[n] = 0;
+		char *e;
+		unsigned long id = b[0] == 'R' ? strtoul(b + 1, &e, 10) : 0;
+		if (!id || *e != ' ') { tern_warn("tern-local fork server: malformed answer"); continue; }
+		int code = atoi(e + 1);
+		for (size_t k = 0; k < njobs; k++)
+			if (!jobs[k].pid && jobs[k].zid == id && !jobs[k].exited) {
+				jobs[k].exited = 1;
+				jobs[k].status = code;
+				zrunning--;
+				zanswers++;
+				break;
+			}
+	}
+	if (zretire && zrunning == 0) zstop();
+}
+
+/* The fork server ended (killed?): its deliveries' results are lost.  They count as
+ * temporary failures; a child that still delivers makes the retry find its file
+ * (TERN_DTAG), so nothing is delivered twice. */
+static void zlost(void)
+{
+	if (!zanswers) {
+		zbroken = 1;
+		tern_warn("tern-local fork server ended before its first answer; exec'ing tern-local from now on");
+	} else tern_warn("tern-local fork server ended; its running deliveries will be retried");
+	for (size_t k = 0; k < njobs; k++)
+		if (!jobs[k].pid && !jobs[k].exited) {
+			struct job *j = &jobs[k];
+			j->exited = 1;
+			j->status = EX_TEMP;
+			j->outlen = (size_t)snprintf(j->out, sizeof j->out,
+						     "4.3.0 tern-local fork server ended during the delivery\n");
+			j->eof = 1;
+		}
+	zrunning = 0;
+	zstop();
+}
+
 static int spawn_local(struct msg *m, size_t i, struct job *j)
 {
 	char path[4096], rcptbuf[1100];
 	const char *rcpt = m->q.rcpt[i];
 	if (!strchr(rcpt, '@')) { snprintf(rcptbuf, sizeof rcptbuf, "%s@%s", rcpt, me); rcpt = rcptbuf; }
-	if (tern_binpath(path, sizeof path, "tern-local") < 0) return -1;
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0) return -1;
 	int in = qfile_msgfd(&m->q);
 	if (in < 0) { close(p[0]); close(p[1]); return -1; }
+	{
+		char vqid[QID_MAX], vdtag[QID_MAX + 24], vsize[24];
+		snprintf(vqid, sizeof vqid, "%s", m->qid);
+		snprintf(vdtag, sizeof vdtag, "%s.%zu", m->qid, i);
+		snprintf(vsize, sizeof vsize, "%llu", (unsigned long long)m->q.msglen);
+		memset(j, 0, sizeof *j);
+		if (zsend(j, m->q.sender, rcpt, in, p[1], vqid, vdtag, vsize) == 0) {
+			close(in);
+			close(p[1]);
+			fcntl(p[0], F_SETFL, O_NONBLOCK);
+			j->fd = p[0]; j->m = m; j->rcpt = i;
+			gettimeofday(&j->start, 0);
+			return 0;
+		}
+	}
+	if (tern_binpath(path, sizeof path, "tern-local") < 0) { close(in); close(p[0]); close(p[1]); return -1; }
 	size_t ne = 0;
 	while (environ[ne]) ne++;
 	char **envp = calloc(ne + 4, sizeof *envp);
@@ -1037,16 +1171,18 @@ static void reap(time_t now)
 	int st;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		if (pid == zpid) { zpid = 0; continue; }	/* its socket's EOF says the rest */
 		for (size_t k = 0; k < njobs; k++)
 			if (jobs[k].pid == pid) { jobs[k].exited = 1; jobs[k].status = code; }
 		for (size_t k = 0; k < nsess; k++)
 			if (sess[k].pid == pid) { sess[k].exited = 1; sess[k].status = code; }
 	}
 	sess_reap(now);
+	zread();
 	for (size_t k = 0; k < njobs;) {
 		struct job *j = &jobs[k];
 		if (j->exited) {
-			job_read(j);	/* the child is gone: what is in the pipe is all there is */
+			if (!j->eof) job_read(j);	/* the child is gone: what is in the pipe is all there is */
 			job_finish(j, now);
 			jobs[k] = jobs[--njobs];
 		} else k++;
@@ -1229,13 +1365,14 @@ int main(void)
 		if (ready_head && njobs < conc_local) timeout = 0;
 		for (size_t k = 0; k < nsess; k++)
 			if (sess[k].fd >= 0 && !sess[k].job && timeout > SESS_IDLE * 1000) timeout = SESS_IDLE * 1000;
-		static struct pollfd p[2 + MAXJOBS + MAXSESS];
+		static struct pollfd p[3 + MAXJOBS + MAXSESS];
 		p[0].fd = sfd; p[0].events = POLLIN;
 		p[1].fd = stopping ? -1 : tfd; p[1].events = POLLIN;
 		for (size_t k = 0; k < njobs; k++) { p[2 + k].fd = jobs[k].fd; p[2 + k].events = POLLIN; }
 		for (size_t k = 0; k < nsess; k++) { p[2 + njobs + k].fd = sess[k].fd; p[2 + njobs + k].events = POLLIN; }
 		size_t nsess0 = nsess;
-		if (poll(p, 2 + njobs + nsess, timeout) < 0 && errno != EINTR) tern_die_sys(EX_TEMP, "poll");
+		p[2 + njobs + nsess].fd = zfd; p[2 + njobs + nsess].events = POLLIN;
+		if (poll(p, 3 + njobs + nsess, timeout) < 0 && errno != EINTR) tern_die_sys(EX_TEMP, "poll");
 		now = time(0);
 		for (size_t k = 0; k < njobs; k++)
 			if (p[2 + k].revents) job_read(&jobs[k]);
@@ -1245,7 +1382,12 @@ int main(void)
 			unsigned char s[64];
 			ssize_t n = read(sfd, s, sizeof s);
 			for (ssize_t i = 0; i < n; i++) {
-				if (s[i] == SIGHUP) { read_control(); struct qlog l; qlog_start(&l); qlog_kv(&l, "event", "reload"); qlog_emit(&l); }
+				if (s[i] == SIGHUP) {
+					read_control();
+					zretire = zfd >= 0;	/* a new tern-local binary from now on */
+					if (zretire && zrunning == 0) zstop();
+					struct qlog l; qlog_start(&l); qlog_kv(&l, "event", "reload"); qlog_emit(&l);
+				}
 				else if (s[i] == SIGALRM) flush_all(now);
 				else if ((s[i] == SIGTERM || s[i] == SIGINT) && !stopping) {
 					stopping = 1;

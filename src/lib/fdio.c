@@ -30,15 +30,22 @@ int fd_sync_dir(const char *path)
 
 int fd_send_fd(int sock, const void *buf, size_t n, int fd)
 {
+	return fd_send_fds(sock, buf, n, &fd, 1);
+}
+
+int fd_send_fds(int sock, const void *buf, size_t n, const int *fds, size_t nfds)
+{
+	if (nfds < 1 || nfds > FD_SEND_MAX) { errno = EINVAL; return -1; }
 	struct iovec iov = { (void *)buf, n };
-	union { struct cmsghdr h; char b[CMSG_SPACE(sizeof(int))]; } cm;
+	union { struct cmsghdr h; char b[CMSG_SPACE(FD_SEND_MAX * sizeof(int))]; } cm;
 	memset(&cm, 0, sizeof cm);
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b,
+			     .msg_controllen = CMSG_SPACE(nfds * sizeof(int)) };
 	struct cmsghdr *ch = CMSG_FIRSTHDR(&mh);
 	ch->cmsg_level = SOL_SOCKET;
 	ch->cmsg_type = SCM_RIGHTS;
-	ch->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(ch), &fd, sizeof fd);
+	ch->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+	memcpy(CMSG_DATA(ch), fds, nfds * sizeof(int));
 	ssize_t r;
 	do r = sendmsg(sock, &mh, MSG_NOSIGNAL); while (r < 0 && errno == EINTR);
 	if (r < 0) return -1;

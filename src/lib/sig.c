@@ -42,3 +42,10 @@ int sig_ignore(int sig)
 	sigemptyset(&sa.sa_mask);
 	return sigaction(sig, &sa, 0);
 }
+
+void sig_forget(int sig)
+{
+	signal(sig, SIG_DFL);
+	for (int i = 0; i < 2; i++)
+		if (pfd[i] >= 0) { close(pfd[i]); pfd[i] = -1; }
+}

@@ -8,5 +8,9 @@ int sig_pipe(void);
 int sig_catch(int sig);
 /* Ignore sig (SIGPIPE, typically). */
 int sig_ignore(int sig);
+/* In a forked child that goes on without exec: sig back to its default action and the
+ * pipe closed (the parent's pipe is not the child's to read).  A later sig_pipe or
+ * sig_catch makes a new one. */
+void sig_forget(int sig);
 
 #endif

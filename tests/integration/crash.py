@@ -302,10 +302,30 @@ def scen_send(tap, rng, home):
 
 # ------------------------------------------------------------------ (d) tern-local mid-write
 
+def deliveries(procs, send_pid):
+    """The tern-local processes under tern-send that deliver: not the fork server
+    (tern-local -z, tern-send's child; the deliveries are its children and keep its
+    command line)."""
+    out = []
+    for pid, pp in procs.find(send_pid, "tern-local"):
+        if pp != send_pid:
+            out.append((pid, pp))
+            continue
+        try:
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if f.read().split(b"\0")[1:2] == [b"-z"]:
+                    continue
+        except OSError:
+            continue
+        out.append((pid, pp))
+    return out
+
+
 def scen_local(tap, rng, home):
     """Big messages (200 KB - 1 MB, 1-2 recipients) one at a time; the first tern-local
-    that tern-send starts for each is killed: half the time a random 0-15 ms after it
-    appears, half the time once it has its Maildir tmp/ file open (0-2 ms later).
+    delivery that tern-send starts for each (a child of the fork server) is killed:
+    half the time a random 0-15 ms after it appears, half the time once it has its
+    Maildir tmp/ file open (0-2 ms later).
     tern-send records a temporary failure; a flush retries at once."""
     send = Send(home)
     send.start()
@@ -322,7 +342,7 @@ def scen_local(tap, rng, home):
         if tern_queue(msgs.make(mid, rng.randint(*BIG)), rc) == 0:
             acked |= keys(mid, rc)
         cands = []
-        wait_until(lambda: cands.extend(procs.find(send.p.pid, "tern-local")) or cands, 3, 0)
+        wait_until(lambda: cands.extend(deliveries(procs, send.p.pid)) or cands, 3, 0)
         if not cands:
             continue
         pid, pp = cands[0]
@@ -338,10 +358,30 @@ def scen_local(tap, rng, home):
                 inwrite += writing
         home.flush()		# the retry now, not in a minute
         drain(home, 0, 10, 0)
+    # The fork server itself, while a delivery of its runs: tern-send counts that one a
+    # temporary failure, the orphaned child may still finish, and the retry (through a new
+    # server) must not deliver a second copy.
+    zkills = 0
+    for r in range(3):
+        mid, rc = "dz%d" % r, rng.sample(pool, rng.randint(1, 2))
+        nmsg += 1
+        if tern_queue(msgs.make(mid, rng.randint(*BIG)), rc) == 0:
+            acked |= keys(mid, rc)
+        if not wait_until(lambda: deliveries(procs, send.p.pid), 3, 0):
+            continue
+        time.sleep(rng.uniform(0, 0.003))
+        for pid, pp in procs.find(send.p.pid, "tern-local"):
+            if pp == send.p.pid and kill9(pid, pp, "tern-local"):
+                zkills += 1
+        home.flush()
+        drain(home, 0, 10, 0)
     tap.ok(drain(home, len(acked)), "queue drained")
     copies, foreign, litter = scan_boxes(home.boxes, msgs)
-    report(tap, "local", nmsg, kills, acked, copies,
-           extra=" acked=%d kills_with_tmp_file_open=%d maildir_tmp_left=%d" % (len(acked), inwrite, litter))
+    report(tap, "local", nmsg, kills + zkills, acked, copies,
+           extra=" acked=%d kills_with_tmp_file_open=%d fork_server_kills=%d maildir_tmp_left=%d" % (
+               len(acked), inwrite, zkills, litter))
+    tap.is_("the fork server killed 3 times with a delivery running", zkills, 3)
+    tap.ok(send.log_count("fork server ended") >= 1, "tern-send noticed the fork server's end")
     tap.is_("%d kills landed" % ROUNDS, kills, ROUNDS)
     tap.ok(inwrite > 0, "some kills landed while the tmp/ file was open (%d)" % inwrite)
     tap.is_("no other mail (bounces) in the Maildirs", foreign, 0)
