@@ -443,6 +443,8 @@ static int zstart(void)
 	return 0;
 }
 
+static void zlost(void);
+
 /* Hands a delivery to the fork server: 0, or -1 (then exec it instead). */
 static int zsend(struct job *j, const char *sender, const char *rcpt, int in, int out,
 		 const char *qid, const char *dtag, const char *size)
@@ -463,7 +465,7 @@ static int zsend(struct job *j, const char *sender, const char *rcpt, int in, in
 	}
 	int fds[2] = { in, out };
 	if (fd_send_fds(zfd, pk, n, fds, 2) != 0) {
-		if (errno != EAGAIN) { tern_warn_sys("tern-local fork server", ""); zstop(); }
+		if (errno != EAGAIN) { tern_warn_sys("tern-local fork server", ""); zlost(); }
 		return -1;
 	}
 	j->pid = 0;
@@ -471,8 +473,6 @@ static int zsend(struct job *j, const char *sender, const char *rcpt, int in, in
 	zrunning++;
 	return 0;
 }
-
-static void zlost(void);
 
 /* The fork server's answers: "R<id> <code>" for each delivery that ended. */
 static void zread(void)

@@ -139,7 +139,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (userdb_load(&db2, text.len ? text.s : "", text.len) != 0) __builtin_trap();
 	if (db2.nent != db.nent || db2.nerr != db.nerr) __builtin_trap();
 	stralloc text2 = {0};
-	if (!userdb_text(&db2, &text2) || text2.len != text.len || memcmp(text2.s, text.s, text.len)) __builtin_trap();
+	if (!userdb_text(&db2, &text2) || text2.len != text.len || (text.len && memcmp(text2.s, text.s, text.len))) __builtin_trap();
 	userdb_free(&db2);
 	stralloc_free(&text2);
 

@@ -16,12 +16,13 @@ import time
 import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from crashlib import (SENDER, Deadline, Home, Msgs, Procs, Send, Sink, SmtpClient, Tap,  # noqa: E402
+from crashlib import (SENDER, Deadline, Home, Msgs, Procs, Send, Sink, SmtpClient, Tap, _stat,  # noqa: E402
                       drain, envelope, fds_of, holder, kill9, kill_pinned, pin, prog, report,
                       scan_boxes, seeded, smtp_data, tcp_inode, tern_queue, wait_until, write_all)
 
 ROUNDS = int(os.environ.get("CRASH_ROUNDS", "20"))
 BIG = (200_000, 1_000_000)	# sizes of the messages a kill lands in
+LBIG = (1_000_000, 3_000_000)	# tern-local's: a forked delivery of 1 MB takes only ms
 
 
 def keys(mid, rcpts):
@@ -302,27 +303,53 @@ def scen_send(tap, rng, home):
 
 # ------------------------------------------------------------------ (d) tern-local mid-write
 
+def queue_watching(msg, rcpts, seen, timeout=3):
+    """tern_queue(msg, rcpts) in a thread while this one polls seen() from the start (a
+    delivery can begin and end before tern-queue has exited: under ASan its exit is
+    slow); returns tern-queue's exit code once seen() is true or the time is up."""
+    res = []
+    t = threading.Thread(target=lambda: res.append(tern_queue(msg, rcpts)))
+    t.start()
+    wait_until(seen, timeout, 0)
+    t.join()
+    return res[0] if res else None
+
+
+def children(pid):
+    """pid's children, from /proc (one small file: fast enough to catch a short delivery)."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
 def deliveries(procs, send_pid):
-    """The tern-local processes under tern-send that deliver: not the fork server
-    (tern-local -z, tern-send's child; the deliveries are its children and keep its
-    command line)."""
+    """The tern-local processes under tern-send that deliver, as (pid, ppid): the
+    children of the fork server (tern-local -z, tern-send's child; they keep its command
+    line), or tern-send's own tern-local children when it had to exec them."""
     out = []
-    for pid, pp in procs.find(send_pid, "tern-local"):
-        if pp != send_pid:
-            out.append((pid, pp))
+    for pid in children(send_pid):
+        st = _stat(pid)
+        if not st or st[0] != "tern-local":
             continue
         try:
             with open("/proc/%d/cmdline" % pid, "rb") as f:
-                if f.read().split(b"\0")[1:2] == [b"-z"]:
-                    continue
+                server = f.read().split(b"\0")[1:2] == [b"-z"]
         except OSError:
             continue
-        out.append((pid, pp))
+        if not server:
+            out.append((pid, send_pid))
+            continue
+        for k in children(pid):
+            st = _stat(k)
+            if st and st[0] == "tern-local" and st[1] != "Z":
+                out.append((k, pid))
     return out
 
 
 def scen_local(tap, rng, home):
-    """Big messages (200 KB - 1 MB, 1-2 recipients) one at a time; the first tern-local
+    """Big messages (1-3 MB, 1-2 recipients) one at a time; the first tern-local
     delivery that tern-send starts for each (a child of the fork server) is killed:
     half the time a random 0-15 ms after it appears, half the time once it has its
     Maildir tmp/ file open (0-2 ms later).
@@ -332,17 +359,17 @@ def scen_local(tap, rng, home):
     procs, msgs = Procs(), Msgs()
     pool = sorted(home.boxes)
     acked, nmsg, kills, inwrite, tries, dl = set(), 0, 0, 0, 0, Deadline(70)
-    while kills < ROUNDS and tries < 3 * ROUNDS and not dl.over():
+    while kills < ROUNDS and tries < 5 * ROUNDS and not dl.over():
         mid, rc = "d%02d" % tries, rng.sample(pool, rng.randint(1, 2))
         tries += 1
         attmp, delay = rng.random() < 0.5, 0
-        delay = rng.uniform(0, 0.002) if attmp else rng.uniform(0, 0.015)
+        delay = rng.uniform(0, 0.002) if attmp else rng.uniform(0, 0.006)	# a delivery lasts 10-30 ms
         before = send.log_count("tern-local exited 137")
         nmsg += 1
-        if tern_queue(msgs.make(mid, rng.randint(*BIG)), rc) == 0:
-            acked |= keys(mid, rc)
         cands = []
-        wait_until(lambda: cands.extend(deliveries(procs, send.p.pid)) or cands, 3, 0)
+        if queue_watching(msgs.make(mid, rng.randint(*LBIG)), rc,
+                          lambda: cands.extend(deliveries(procs, send.p.pid)) or cands) == 0:
+            acked |= keys(mid, rc)
         if not cands:
             continue
         pid, pp = cands[0]
@@ -361,18 +388,19 @@ def scen_local(tap, rng, home):
     # The fork server itself, while a delivery of its runs: tern-send counts that one a
     # temporary failure, the orphaned child may still finish, and the retry (through a new
     # server) must not deliver a second copy.
-    zkills = 0
-    for r in range(3):
+    zkills, r = 0, 0
+    while zkills < 3 and r < 15 and not dl.over():
+        r += 1
         mid, rc = "dz%d" % r, rng.sample(pool, rng.randint(1, 2))
         nmsg += 1
-        if tern_queue(msgs.make(mid, rng.randint(*BIG)), rc) == 0:
+        if queue_watching(msgs.make(mid, rng.randint(*LBIG)), rc, lambda: deliveries(procs, send.p.pid)) == 0:
             acked |= keys(mid, rc)
-        if not wait_until(lambda: deliveries(procs, send.p.pid), 3, 0):
+        if not deliveries(procs, send.p.pid):
             continue
         time.sleep(rng.uniform(0, 0.003))
-        for pid, pp in procs.find(send.p.pid, "tern-local"):
-            if pp == send.p.pid and kill9(pid, pp, "tern-local"):
-                zkills += 1
+        server = [pp for pid, pp in deliveries(procs, send.p.pid) if pp != send.p.pid]
+        if server and kill9(server[0], send.p.pid, "tern-local"):
+            zkills += 1
         home.flush()
         drain(home, 0, 10, 0)
     tap.ok(drain(home, len(acked)), "queue drained")

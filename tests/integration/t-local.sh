@@ -543,6 +543,77 @@ check "tern-getpw root: groups line lists the primary group" sh -c '"$1/tern-get
 "$T_BIN/tern-getpw" no-such-account-here >/dev/null; is "tern-getpw of a missing account: 100" $? 100
 "$T_BIN/tern-getpw" 2>/dev/null; is "tern-getpw without a name: 111" $? 111
 
+# The fork server (tern-local -z), spoken to as tern-send does: a SOCK_SEQPACKET packet
+# per delivery with the message and the result pipe attached, "R<id> <code>" back.
+clear_md "$MD"
+python3 - "$T_BIN/tern-local" "$MD" "$H" 2>>"$LOG" <<'PY'
+import os, socket, subprocess, sys, time
+binp, md, home = sys.argv[1:4]
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+p = subprocess.Popen([binp, "-z"], stdin=b, stderr=open(home + "/log/local.log", "ab"))
+b.close()
+a.settimeout(20)
+def say(ok, what):
+    print(("ok" if ok else "not ok") + " - fork server: " + what, flush=True)
+def req(jid, rcpt, msg, qid="6b1670000000001", dtag=None, fds=True):
+    path = home + "/fs-msg"
+    with open(path, "wb") as f:
+        f.write(msg)
+    m = os.open(path, os.O_RDONLY)
+    r, w = os.pipe()
+    fields = [str(jid), "a@b", rcpt, qid, dtag or qid + ".0", str(len(msg))]
+    pk = b"L" + b"".join(x.encode() + b"\0" for x in fields)
+    socket.send_fds(a, [pk], [m, w] if fds else [m])
+    os.close(m); os.close(w)
+    return r
+def answer():
+    try:
+        return a.recv(64).decode()
+    except OSError as e:
+        return "error %s" % e
+def result(r):
+    out = b""
+    while True:
+        d = os.read(r, 512)
+        if not d:
+            break
+        out += d
+    os.close(r)
+    return out.decode()
+r = req(7, "demo@example.test", b"Subject: fs1\n\nhello\n")
+say(answer() == "R7 0", "a delivery answers R7 0")
+say(result(r).startswith("2.0.0 delivered"), "its result line comes through the pipe")
+new = os.listdir(md + "/new")
+say(len(new) == 1 and open(md + "/new/" + new[0], "rb").read().endswith(b"hello\n"), "the message is in new/")
+r = req(8, "nobody-here@example.test", b"Subject: fs2\n\nx\n", qid="6b1670000000002")
+say(answer() == "R8 100", "an unknown recipient answers R8 100")
+say(result(r).startswith("5.1.1"), "with 5.1.1 on the pipe")
+# The same delivery again (a retry after a lost answer): found by its name, not doubled.
+r = req(9, "demo@example.test", b"Subject: fs1\n\nhello\n")
+say(answer() == "R9 0", "a retry of a delivered message answers 0")
+result(r)
+say(len(os.listdir(md + "/new")) == 1, "and delivers no second copy")
+# Malformed requests are dropped; the server goes on.
+a.send(b"Lnot-a-packet")
+m = os.open(home + "/fs-msg", os.O_RDONLY)
+socket.send_fds(a, [b"L10\0a@b\0demo@example.test\0"], [m, m])
+os.close(m)
+r = req(11, "demo@example.test", b"Subject: fs3\n\nthree\n", fds=False)
+r2 = req(12, "demo@example.test", b"Subject: fs4\n\nfour\n", qid="6b1670000000004")
+say(answer() == "R12 0", "after malformed packets the next delivery works (R12 0)")
+result(r2)
+os.close(r)
+say(p.poll() is None, "the server is still running")
+a.close()
+try:
+    p.wait(10)
+    say(p.returncode == 0, "EOF on its socket: it exits 0")
+except subprocess.TimeoutExpired:
+    p.kill()
+    say(False, "EOF on its socket: it exits")
+PY
+check "fork server: malformed requests logged" grep -q "malformed delivery request" "$LOG"
+
 check "no sanitizer report in tern-local's log" sh -c '! grep -q -e Sanitizer -e "runtime error" "$1"' sh "$LOG"
 
 t_done

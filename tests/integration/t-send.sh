@@ -137,6 +137,29 @@ n=$(t_count "$DEMO")
 printf 'Subject: while down\n\nx\n' | $QI demo@example.test demo@example.test
 t_start_send
 check "queued while stopped, delivered on start" t_wait_count 10 "$DEMO" $((n + 1))
+# The fork server: tern-send's one tern-local -z child.  SIGHUP retires it (a new
+# tern-local binary is then used); the next delivery starts another.
+zserver() {
+	for p in $(cat /proc/$T_SEND_PID/task/*/children 2>/dev/null); do
+		tr '\0' ' ' </proc/$p/cmdline 2>/dev/null | grep -q -- '-z' && echo "$p"
+	done
+}
+z1=$(zserver)
+check "a fork server (tern-local -z) runs under tern-send" test -n "$z1"
+kill -HUP "$T_SEND_PID"
+check "SIGHUP: the idle fork server exits" t_wait 5 sh -c "! kill -0 $z1"
+n=$(t_count "$DEMO")
+printf 'Subject: after hup\n\nx\n' | $QI demo@example.test demo@example.test
+check "delivered after SIGHUP" t_wait_count 10 "$DEMO" $((n + 1))
+z2=$(zserver)
+check "with a new fork server" sh -c "[ -n '$z2' ] && [ '$z2' != '$z1' ]"
+# Killed: the next delivery starts another one.
+kill -9 "$z2"
+n=$(t_count "$DEMO")
+printf 'Subject: after kill\n\nx\n' | $QI demo@example.test demo@example.test
+check "delivered after the fork server was killed" t_wait_count 10 "$DEMO" $((n + 1))
+check "a fork server runs again" sh -c '[ -n "$1" ] && [ "$1" != "$2" ]' sh "$(zserver)" "$z2"
+
 "$T_BIN/tern-send" 2>"$TERN_HOME/err2"
 is "a second tern-send refuses: 111" $? 111
 check "and says why" grep -q 'another tern-send is running' "$TERN_HOME/err2"
