@@ -18,7 +18,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <stralloc.h>
@@ -38,6 +37,7 @@
 #include "qprog.h"
 #include "sig.h"
 #include "users.h"
+#include "zfork.h"
 
 #define EX_DONE 0
 #define EX_STOP 99
@@ -1076,156 +1076,24 @@ static int deliver_main(int argc, char **argv)
 	return EX_TEMP;	/* not reached: deliver() finishes */
 }
 
-/* ---- fork server (tern-local -z) ----
- * tern-send starts one and hands it each local delivery as one packet on fd 0 (a
- * SOCK_SEQPACKET socket): "L" id NUL sender NUL recipient NUL qid NUL dtag NUL msgsize
- * NUL, with two descriptors attached, the message and the result pipe.  A forked child
- * becomes that delivery: fds 0 and 1, TERN_QID, TERN_DTAG and TERN_MSGSIZE as an exec'd
- * tern-local would have them, then the same code.  When it ends, the server answers
- * "R" id " " exit-code (128 + signal when killed).  The server never delivers and holds
- * no state of a delivery, so each child starts as clean as after exec; the exec and the
- * C library's start-up it saves are most of a delivery's CPU time (doc/performance.md).
- * Privileges are the same as tern-send's children had: each child drops its own. */
-
-#define ZKIDS 1024
-#define ZPACKET 8192		/* a request: two addresses (ADDRMAX and less) and four short fields */
-
-static struct zkid { pid_t pid; unsigned long id; } zkids[ZKIDS];
-static size_t nzkids;
-
-static void zreply(unsigned long id, int code)
+/* ---- fork server (tern-local -z; zfork.h) ----
+ * tern-send starts one and hands it each local delivery: the fields are sender,
+ * recipient and the values of TERN_QID, TERN_DTAG and TERN_MSGSIZE; the descriptors the
+ * message and the result pipe.  A forked child becomes that delivery, exactly as an
+ * exec'd tern-local would be.  Privileges are the same as tern-send's children had:
+ * each child drops its own. */
+static void __attribute__((noreturn)) zrun(char **f)
 {
-	char b[48];
-	int n = snprintf(b, sizeof b, "R%lu %d", id, code);
-	ssize_t w;
-	do w = send(0, b, (size_t)n, MSG_NOSIGNAL); while (w < 0 && errno == EINTR);
-}
-
-/* One packet into buf (NUL-terminated after len bytes) and its two fds: 1, 0 at the end,
- * -1 on error.  A packet with anything but exactly two fds has them closed and fds[0]
- * set to -1. */
-static int zrecv(char *buf, size_t size, size_t *len, int fds[2])
-{
-	struct iovec iov = { buf, size - 1 };
-	union { struct cmsghdr h; char b[CMSG_SPACE(4 * sizeof(int))]; } cm;
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
-	ssize_t n;
-	do n = recvmsg(0, &mh, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
-	if (n <= 0) return n < 0 ? -1 : 0;
-	buf[n] = 0;
-	*len = (size_t)n;
-	fds[0] = fds[1] = -1;
-	int got[4], ngot = 0;
-	for (struct cmsghdr *ch = CMSG_FIRSTHDR(&mh); ch; ch = CMSG_NXTHDR(&mh, ch))
-		if (ch->cmsg_level == SOL_SOCKET && ch->cmsg_type == SCM_RIGHTS) {
-			size_t k = (ch->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k && ngot < 4; i++) memcpy(&got[ngot++], CMSG_DATA(ch) + i * sizeof(int), sizeof(int));
-		}
-	if (ngot == 2 && !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC))) { fds[0] = got[0]; fds[1] = got[1]; return 1; }
-	for (int i = 0; i < ngot; i++) close(got[i]);
-	return 1;
-}
-
-/* The six fields of an "L" packet into f; 0, or -1 when malformed. */
-static int zfields(char *buf, size_t len, char *f[6], unsigned long *id)
-{
-	if (len < 2 || buf[0] != 'L' || buf[len - 1] != 0) return -1;
-	size_t pos = 1;
-	for (int i = 0; i < 6; i++) {
-		if (pos >= len) return -1;
-		f[i] = buf + pos;
-		pos += strlen(buf + pos) + 1;
-	}
-	if (pos != len) return -1;
-	char *end;
-	errno = 0;
-	*id = strtoul(f[0], &end, 10);
-	return *f[0] && !*end && !errno ? 0 : -1;
-}
-
-static void __attribute__((noreturn)) zchild(char *f[6], int in, int out)
-{
-	sig_forget(SIGCHLD);
-	if (dup2(in, 0) != 0 || dup2(out, 1) != 1) _exit(EX_TEMP);
-	close(in);
-	close(out);
-	if (setenv("TERN_QID", f[3], 1) || setenv("TERN_DTAG", f[4], 1) || setenv("TERN_MSGSIZE", f[5], 1))
+	if (setenv("TERN_QID", f[2], 1) || setenv("TERN_DTAG", f[3], 1) || setenv("TERN_MSGSIZE", f[4], 1))
 		finish(EX_TEMP, "4.3.0", "out of memory");
-	char *argv[] = { "tern-local", f[1], f[2], 0 };
+	char *argv[] = { "tern-local", f[0], f[1], 0 };
 	exit(deliver_main(3, argv));
-}
-
-static void zreap(void)
-{
-	pid_t pid;
-	int st;
-	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		for (size_t k = 0; k < nzkids; k++)
-			if (zkids[k].pid == pid) {
-				zreply(zkids[k].id, code);
-				zkids[k] = zkids[--nzkids];
-				break;
-			}
-	}
-}
-
-static void zrefuse(unsigned long id, int out, const char *why)
-{
-	char b[160];
-	int n = snprintf(b, sizeof b, "4.3.0 tern-local fork server: %s\n", why);
-	fd_write_all(out, b, (size_t)n);
-	zreply(id, EX_TEMP);
-}
-
-static void __attribute__((noreturn)) zserve(void)
-{
-	int sfd = sig_pipe();
-	if (sfd < 0 || sig_catch(SIGCHLD) != 0 || sig_ignore(SIGPIPE) != 0)
-		tern_die_sys(EX_TEMP, "setting up signals");
-	static char buf[ZPACKET + 1];
-	for (;;) {
-		struct pollfd p[2] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR) continue;
-			tern_die_sys(EX_TEMP, "poll");
-		}
-		if (p[1].revents) {
-			unsigned char c[64];
-			while (read(sfd, c, sizeof c) > 0) {}
-			zreap();
-		}
-		if (!p[0].revents) continue;
-		size_t len;
-		int fds[2];
-		int r = zrecv(buf, sizeof buf, &len, fds);
-		if (r == 0) break;	/* tern-send is gone; running children finish on their own */
-		if (r < 0) tern_die_sys(EX_TEMP, "reading a delivery request");
-		char *f[6];
-		unsigned long id;
-		if (fds[0] < 0 || zfields(buf, len, f, &id) != 0) {
-			/* tern-send's bug: say so, and answer what can be answered. */
-			tern_warn("malformed delivery request");
-			if (fds[0] >= 0) { close(fds[0]); close(fds[1]); }
-			continue;
-		}
-		if (nzkids == ZKIDS) zrefuse(id, fds[1], "too many deliveries at once");
-		else {
-			pid_t pid = fork();
-			if (pid == 0) zchild(f, fds[0], fds[1]);
-			if (pid < 0) zrefuse(id, fds[1], "fork failed");
-			else { zkids[nzkids].pid = pid; zkids[nzkids].id = id; nzkids++; }
-		}
-		close(fds[0]);
-		close(fds[1]);
-	}
-	exit(0);
 }
 
 int main(int argc, char **argv)
 {
 	tern_prog = "tern-local";
 	fix_fds();
-	if (argc == 2 && strcmp(argv[1], "-z") == 0) zserve();
+	if (argc == 2 && strcmp(argv[1], "-z") == 0) zfork_serve(5, zrun, 0);
 	return deliver_main(argc, argv);
 }

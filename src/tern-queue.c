@@ -17,6 +17,7 @@
 #include "home.h"
 #include "qfile.h"
 #include "qlog.h"
+#include "zfork.h"
 
 #define EX_TOOLONG 11
 #define EX_REFUSED 31
@@ -110,9 +111,8 @@ static void log_sid(const struct qfile *q)
 	qlog_emit(&l);
 }
 
-int main(void)
+static int queue_main(void)
 {
-	tern_prog = "tern-queue";
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);	/* RLIMIT_FSIZE: get EFBIG, exit 53, never a half file */
 	signal(SIGALRM, on_alarm);
@@ -203,4 +203,21 @@ int main(void)
 	trigger(q.qid);
 	log_sid(&q);
 	return 0;
+}
+
+/* Fork server (tern-queue -z; zfork.h), for tern-smtpd's sessions with more than one
+ * message: the one field is TERN_SID, the descriptors the message and the envelope.  A
+ * child dies with the server (pdeath), so that a killed server never leaves a message
+ * being queued that tern-smtpd has already answered 451 for. */
+static void __attribute__((noreturn)) zrun(char **f)
+{
+	if (*f[0] ? setenv("TERN_SID", f[0], 1) : unsetenv("TERN_SID")) tern_die(EX_NOMEM, "out of memory");
+	exit(queue_main());
+}
+
+int main(int argc, char **argv)
+{
+	tern_prog = "tern-queue";
+	if (argc == 2 && strcmp(argv[1], "-z") == 0) zfork_serve(1, zrun, 1);
+	return queue_main();
 }

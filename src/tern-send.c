@@ -34,6 +34,7 @@
 #include "sig.h"
 #include "spawn.h"
 #include "users.h"
+#include "zfork.h"
 
 #define EX_TEMP 111
 #define MAXJOBS 1000
@@ -409,8 +410,7 @@ extern char **environ;
  * tern-local each time.  If it cannot be started or ends, deliveries are exec'd as
  * before; it is restarted when next needed.  After SIGHUP it is retired once its
  * running deliveries have ended, so that a new tern-local binary is used. */
-static int zfd = -1;
-static pid_t zpid;
+static struct zfork zs = { -1, 0 };
 static unsigned long zseq;
 static size_t zrunning;
 static int zretire;
@@ -419,53 +419,24 @@ static unsigned long zanswers;	/* answers from the server running now */
 
 static void zstop(void)
 {
-	if (zfd >= 0) close(zfd);	/* the server sees EOF and exits */
-	zfd = -1;
+	zfork_stop(&zs);	/* the server sees EOF and exits */
 	zretire = 0;
-}
-
-static int zstart(void)
-{
-	char path[4096];
-	int sv[2];
-	if (tern_binpath(path, sizeof path, "tern-local") < 0) { errno = ENAMETOOLONG; return -1; }
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -1;
-	char *argv[] = { "tern-local", "-z", 0 };
-	int fds[3] = { sv[1], -1, -1 };
-	pid_t pid = tern_spawn(path, argv, 0, fds);
-	int e = errno;
-	close(sv[1]);
-	if (pid < 0) { close(sv[0]); errno = e; return -1; }
-	fcntl(sv[0], F_SETFL, O_NONBLOCK);
-	zfd = sv[0];
-	zpid = pid;
-	zanswers = 0;
-	return 0;
 }
 
 static void zlost(void);
 
 /* Hands a delivery to the fork server: 0, or -1 (then exec it instead). */
-static int zsend(struct job *j, const char *sender, const char *rcpt, int in, int out,
-		 const char *qid, const char *dtag, const char *size)
+static int zsend(struct job *j, const char *const f[5], int in, int out)
 {
-	if (zretire || zbroken || (zfd < 0 && zstart() != 0)) return -1;
-	char pk[8192];
-	const char *f[6];
-	char id[24];
-	snprintf(id, sizeof id, "%lu", zseq + 1);
-	f[0] = id; f[1] = sender; f[2] = rcpt; f[3] = qid; f[4] = dtag; f[5] = size;
-	size_t n = 0;
-	pk[n++] = 'L';
-	for (int k = 0; k < 6; k++) {
-		size_t l = strlen(f[k]) + 1;
-		if (n + l > sizeof pk) return -1;
-		memcpy(pk + n, f[k], l);
-		n += l;
+	if (zretire || zbroken) return -1;
+	if (zs.fd < 0) {
+		char path[4096];
+		if (tern_binpath(path, sizeof path, "tern-local") < 0 || zfork_start(&zs, path, "tern-local", 1) != 0)
+			return -1;
+		zanswers = 0;
 	}
-	int fds[2] = { in, out };
-	if (fd_send_fds(zfd, pk, n, fds, 2) != 0) {
-		if (errno != EAGAIN) { tern_warn_sys("tern-local fork server", ""); zlost(); }
+	if (zfork_send(&zs, zseq + 1, f, 5, in, out) != 0) {
+		if (errno != EAGAIN && errno != EMSGSIZE) { tern_warn_sys("tern-local fork server", ""); zlost(); }
 		return -1;
 	}
 	j->pid = 0;
@@ -474,20 +445,16 @@ static int zsend(struct job *j, const char *sender, const char *rcpt, int in, in
 	return 0;
 }
 
-/* The fork server's answers: "R<id> <code>" for each delivery that ended. */
+/* The fork server's answers, for each delivery that ended. */
 static void zread(void)
 {
-	while (zfd >= 0) {
-		char b[64];
-		ssize_t n = recv(zfd, b, sizeof b - 1, MSG_DONTWAIT);
-		if (n < 0 && errno == EINTR) continue;
-		if (n < 0 && errno == EAGAIN) break;
-		if (n <= 0) { zlost(); break; }
-		b[n] = 0;
-		char *e;
-		unsigned long id = b[0] == 'R' ? strtoul(b + 1, &e, 10) : 0;
-		if (!id || *e != ' ') { tern_warn("tern-local fork server: malformed answer"); continue; }
-		int code = atoi(e + 1);
+	while (zs.fd >= 0) {
+		unsigned long id;
+		int code;
+		int r = zfork_answer(&zs, &id, &code);
+		if (r < 0 && errno == EAGAIN) break;
+		if (r < 0 && errno == EPROTO) { tern_warn("tern-local fork server: malformed answer"); continue; }
+		if (r <= 0) { zlost(); break; }
 		for (size_t k = 0; k < njobs; k++)
 			if (!jobs[k].pid && jobs[k].zid == id && !jobs[k].exited) {
 				jobs[k].exited = 1;
@@ -532,12 +499,12 @@ static int spawn_local(struct msg *m, size_t i, struct job *j)
 	int in = qfile_msgfd(&m->q);
 	if (in < 0) { close(p[0]); close(p[1]); return -1; }
 	{
-		char vqid[QID_MAX], vdtag[QID_MAX + 24], vsize[24];
-		snprintf(vqid, sizeof vqid, "%s", m->qid);
+		char vdtag[QID_MAX + 24], vsize[24];
 		snprintf(vdtag, sizeof vdtag, "%s.%zu", m->qid, i);
 		snprintf(vsize, sizeof vsize, "%llu", (unsigned long long)m->q.msglen);
+		const char *f[5] = { m->q.sender, rcpt, m->qid, vdtag, vsize };
 		memset(j, 0, sizeof *j);
-		if (zsend(j, m->q.sender, rcpt, in, p[1], vqid, vdtag, vsize) == 0) {
+		if (zsend(j, f, in, p[1]) == 0) {
 			close(in);
 			close(p[1]);
 			fcntl(p[0], F_SETFL, O_NONBLOCK);
@@ -1171,7 +1138,7 @@ static void reap(time_t now)
 	int st;
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
 		int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		if (pid == zpid) { zpid = 0; continue; }	/* its socket's EOF says the rest */
+		if (pid == zs.pid) { zs.pid = 0; continue; }	/* its socket's EOF says the rest */
 		for (size_t k = 0; k < njobs; k++)
 			if (jobs[k].pid == pid) { jobs[k].exited = 1; jobs[k].status = code; }
 		for (size_t k = 0; k < nsess; k++)
@@ -1371,7 +1338,7 @@ int main(void)
 		for (size_t k = 0; k < njobs; k++) { p[2 + k].fd = jobs[k].fd; p[2 + k].events = POLLIN; }
 		for (size_t k = 0; k < nsess; k++) { p[2 + njobs + k].fd = sess[k].fd; p[2 + njobs + k].events = POLLIN; }
 		size_t nsess0 = nsess;
-		p[2 + njobs + nsess].fd = zfd; p[2 + njobs + nsess].events = POLLIN;
+		p[2 + njobs + nsess].fd = zs.fd; p[2 + njobs + nsess].events = POLLIN;
 		if (poll(p, 3 + njobs + nsess, timeout) < 0 && errno != EINTR) tern_die_sys(EX_TEMP, "poll");
 		now = time(0);
 		for (size_t k = 0; k < njobs; k++)
@@ -1384,7 +1351,7 @@ int main(void)
 			for (ssize_t i = 0; i < n; i++) {
 				if (s[i] == SIGHUP) {
 					read_control();
-					zretire = zfd >= 0;	/* a new tern-local binary from now on */
+					zretire = zs.fd >= 0;	/* a new tern-local binary from now on */
 					if (zretire && zrunning == 0) zstop();
 					struct qlog l; qlog_start(&l); qlog_kv(&l, "event", "reload"); qlog_emit(&l);
 				}

@@ -25,6 +25,7 @@
 #include "home.h"
 #include "qlog.h"
 #include "qprog.h"
+#include "zfork.h"
 #include "resolve.h"
 #include "sasl.h"
 #include "smtp.h"
@@ -397,7 +398,8 @@ static void cmd_rcpt(char *arg, size_t len)
 /* ---- the message: to the queue program ---- */
 
 static struct {
-	pid_t pid;
+	pid_t pid;		/* the queue program; 0 when it is a fork server's child */
+	unsigned long zid;	/* that child's request id; 0 when none */
 	int m, e;		/* message and envelope pipes' write ends, -1 when closed */
 	int werr;		/* a write failed: the queue program went away */
 	unsigned long long size;
@@ -436,6 +438,51 @@ static const char *proto(void)
 	return p;
 }
 
+/* From a session's second message on, tern-queue runs as a fork server's child
+ * (tern-queue -z, zfork.h): one exec for the session instead of one per message.  A
+ * $TERN_QUEUE filter is exec'd per message, as its protocol says. */
+static struct zfork zq = { -1, 0 };
+static int zq_off;		/* the fork server failed: exec from now on */
+
+static int q_start_forked(const char *path, const char *tsid)
+{
+	if (zq_off) return -1;
+	if (zq.fd < 0 && zfork_start(&zq, path, "tern-queue", 0) != 0) { zq_off = 1; return -1; }
+	int mp[2], ep[2];
+	if (pipe2(mp, O_CLOEXEC) != 0) return -1;
+	if (pipe2(ep, O_CLOEXEC) != 0) { close(mp[0]); close(mp[1]); return -1; }
+	const char *f[1] = { tsid };
+	if (zfork_send(&zq, tx.msgs + 1, f, 1, mp[0], ep[0]) != 0) {
+		close(mp[0]); close(mp[1]); close(ep[0]); close(ep[1]);
+		zfork_stop(&zq);
+		zq_off = 1;
+		return -1;
+	}
+	close(mp[0]);
+	close(ep[0]);
+	q.pid = 0;
+	q.zid = tx.msgs + 1;
+	q.m = mp[1];
+	q.e = ep[1];
+	return 0;
+}
+
+/* The fork server's answer for request id: the child's exit code, or -1 (the server
+ * is gone: then exec from now on). */
+static int q_wait_forked(unsigned long id)
+{
+	for (;;) {
+		unsigned long got;
+		int code;
+		int r = zfork_answer(&zq, &got, &code);
+		if (r == 1 && got == id) return code;
+		if (r == 1 || (r < 0 && errno == EPROTO)) continue;	/* not ours: an old request's */
+		zfork_stop(&zq);
+		zq_off = 1;
+		return -1;
+	}
+}
+
 static int q_start(void)
 {
 	char path[4096];
@@ -444,10 +491,16 @@ static int q_start(void)
 	char tsid[64];
 	snprintf(tsid, sizeof tsid, "%s.%lu", sid, tx.msgs + 1);
 	if (setenv("TERN_SID", tsid, 1) != 0) return -1;
-	if (qprog_path(path, sizeof path, 1) < 0 || qprog_start(&p, path) < 0) return -1;
-	q.pid = p.pid;
-	q.m = p.m;
-	q.e = p.e;
+	if (qprog_path(path, sizeof path, 1) < 0) return -1;
+	q.zid = 0;
+	char plain[4096];
+	int queue = tern_binpath(plain, sizeof plain, "tern-queue") == 0 && strcmp(path, plain) == 0;
+	if (!(queue && tx.msgs >= 1 && q_start_forked(path, tsid) == 0)) {
+		if (qprog_start(&p, path) < 0) return -1;
+		q.pid = p.pid;
+		q.m = p.m;
+		q.e = p.e;
+	}
 	q.werr = q.over = 0;
 	q.size = 0;
 	q.olen = 0;
@@ -480,15 +533,16 @@ static int q_finish(int ok)
 		if (fd_write_all(q.e, tx.env.s, tx.env.len) != 0) q.werr = 1;
 	}
 	if (q.e >= 0) { close(q.e); q.e = -1; }
-	int st = tern_wait(q.pid);
+	int st = q.zid ? q_wait_forked(q.zid) : tern_wait(q.pid);
 	q.pid = 0;
+	q.zid = 0;
 	return st;
 }
 
 /* Drops a message being streamed (RSET, EHLO or MAIL after BDAT chunks without LAST). */
 static void q_abort(void)
 {
-	if (q.pid > 0) q_finish(0);
+	if (q.pid > 0 || q.zid) q_finish(0);
 }
 
 /* qmail-queue exit codes as replies. */

@@ -131,7 +131,8 @@ def scen_smtpd(tap, rng, home):
 def scen_queue(tap, rng, home):
     """tern-queue killed while it writes a big message, run three ways in turn: directly
     (a random prefix of message + envelope, never the envelope's final NUL), under
-    tern-smtpd (then the client must get a 4xx and the session go on), under
+    tern-smtpd (then the client must get a 4xx and the session go on; some rounds kill
+    tern-smtpd's fork server instead, whose child must die with it), under
     tern-sendmail (which must exit non-zero).  Before each kill an acknowledged message
     goes the same way."""
     Send(home).start()
@@ -140,7 +141,7 @@ def scen_queue(tap, rng, home):
     pool = sorted(home.boxes)
     acked, nmsg, kills, dl = set(), 0, 0, Deadline(70)
     bad = []		# what went wrong around a kill
-    stats = {"direct": 0, "smtpd": 0, "sendmail": 0}
+    stats = {"direct": 0, "smtpd": 0, "sendmail": 0, "server": 0}
     for r in range(ROUNDS):
         if dl.over():
             tap.ok(False, "out of time after %d rounds" % r)
@@ -193,7 +194,19 @@ def scen_queue(tap, rng, home):
                 send_slowly(c, data, cut)
                 time.sleep(rng.uniform(0, 0.01))
                 smtpd = smtpd_of(procs, tcps, port, c)
-                q = [x for x in procs.find(smtpd[0], "tern-queue")] if smtpd else []
+                # The queue program: from the second message of a session on, the child
+                # of tern-smtpd's fork server (tern-queue -z).  Every other such round
+                # the server itself is killed: its child must die with it (pdeath).
+                def queue_procs():
+                    return sorted(procs.find(smtpd[0], "tern-queue"), key=lambda x: x[1] == smtpd[0]) if smtpd else []
+                # A fork server just started (ASan starts slowly) may not have forked yet.
+                wait_until(lambda: any(x[1] != smtpd[0] for x in queue_procs()) or
+                           not any(b"-z" in cmdline(x[0]) for x in queue_procs()), 3)
+                q = queue_procs()
+                srv = [x for x in q if x[1] == smtpd[0]]
+                if r % 6 == 4 and srv and len(q) > len(srv):
+                    q = srv
+                    stats["server"] += 1
                 landed = bool(q) and kill9(q[0][0], q[0][1], "tern-queue")
                 c.send(data[cut:])
                 code = c.reply()[0]
@@ -242,8 +255,10 @@ def scen_queue(tap, rng, home):
     tap.ok(drain(home, len(acked)), "queue drained")
     copies, foreign, litter = scan_boxes(home.boxes, msgs)
     report(tap, "queue", nmsg, kills, acked, copies,
-           extra=" acked=%d direct=%d smtpd=%d sendmail=%d tmp_left=%d" % (
-               len(acked), stats["direct"], stats["smtpd"], stats["sendmail"], len(home.queue_files("tmp"))))
+           extra=" acked=%d direct=%d smtpd=%d (fork_server=%d) sendmail=%d tmp_left=%d" % (
+               len(acked), stats["direct"], stats["smtpd"], stats["server"], stats["sendmail"],
+               len(home.queue_files("tmp"))))
+    tap.ok(stats["server"] >= 2, "the fork server (tern-queue -z) was among the kills (%d)" % stats["server"])
     for b in bad:
         tap.note(b)
     tap.is_("every round's kill landed", kills, ROUNDS)
@@ -302,6 +317,14 @@ def scen_send(tap, rng, home):
 
 
 # ------------------------------------------------------------------ (d) tern-local mid-write
+
+def cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().split(b"\0")
+    except OSError:
+        return []
+
 
 def queue_watching(msg, rcpts, seen, timeout=3):
     """tern_queue(msg, rcpts) in a thread while this one polls seen() from the start (a

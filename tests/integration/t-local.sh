@@ -599,6 +599,8 @@ m = os.open(home + "/fs-msg", os.O_RDONLY)
 socket.send_fds(a, [b"L10\0a@b\0demo@example.test\0"], [m, m])
 os.close(m)
 r = req(11, "demo@example.test", b"Subject: fs3\n\nthree\n", fds=False)
+say(answer() == "R10 111", "a request with too few fields is answered 111")
+say(answer() == "R11 111", "a request with one descriptor is answered 111")
 r2 = req(12, "demo@example.test", b"Subject: fs4\n\nfour\n", qid="6b1670000000004")
 say(answer() == "R12 0", "after malformed packets the next delivery works (R12 0)")
 result(r2)
@@ -612,7 +614,7 @@ except subprocess.TimeoutExpired:
     p.kill()
     say(False, "EOF on its socket: it exits")
 PY
-check "fork server: malformed requests logged" grep -q "malformed delivery request" "$LOG"
+check "fork server: malformed requests logged" grep -q "fork server: malformed request" "$LOG"
 
 check "no sanitizer report in tern-local's log" sh -c '! grep -q -e Sanitizer -e "runtime error" "$1"' sh "$LOG"
 

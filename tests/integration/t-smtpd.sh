@@ -537,11 +537,19 @@ dlg -t 30 "$P" 'EHLO x\r\n' +1 "@$H/rounds.in" +800 sleep:3 'NOOP\r\n' +1 'QUIT\
 dlgpid=$!
 T_PIDS="$T_PIDS $dlgpid"
 # While that session waits: how many tern-queue processes do its tern-smtpd children hold?
+# (The fork server, tern-queue -z, stays for the session; its children are the queue
+# programs.)
 t_wait 20 sh -c "[ \$(grep -c '^250 ' '$OUT') -ge 801 ]"
 sleep 0.3
 nq=0
 for sp in $(ps -o pid= --ppid "$P_PID"); do
-	nq=$((nq + $(ps -o comm= --ppid "$sp" | grep -c 'tern-queue')))
+	for qp in $(ps -o pid= -o comm= --ppid "$sp" | awk '$2 == "tern-queue" {print $1}'); do
+		if tr '\0' ' ' <"/proc/$qp/cmdline" | grep -q -- ' -z'; then
+			nq=$((nq + $(ps -o pid= --ppid "$qp" | grep -c .)))
+		else
+			nq=$((nq + 1))
+		fi
+	done
 done
 is "200 BDAT-RSET rounds: no queue program left running" "$nq" 0
 wait $dlgpid
