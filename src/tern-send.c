@@ -1226,15 +1226,22 @@ static void flush_all(time_t now)
 	qlog_emit(&l);
 }
 
+/* The trigger FIFO's lines.  When it was (nearly) full, a tern-queue may have found no
+ * room for its line (it does not wait): then the directory says what is new, at once
+ * rather than at the next periodic scan. */
 static void handle_trigger(int fd, time_t now)
 {
 	static char line[128];
 	static size_t len;
 	char b[4096];
+	size_t total = 0;
+	long cap = fcntl(fd, F_GETPIPE_SZ);	/* it can change: any writer may resize it */
+	if (cap <= 0) cap = 65536;
 	for (;;) {
 		ssize_t r = read(fd, b, sizeof b);
 		if (r < 0 && errno == EINTR) continue;
-		if (r <= 0) return;
+		if (r <= 0) break;
+		total += (size_t)r;
 		for (ssize_t i = 0; i < r; i++) {
 			if (b[i] != '\n') { if (len < sizeof line - 1) line[len++] = b[i]; continue; }
 			line[len] = 0;
@@ -1244,6 +1251,7 @@ static void handle_trigger(int fd, time_t now)
 			len = 0;
 		}
 	}
+	if (total + 2 * (QID_MAX + 2) >= (size_t)cap) scan_queue();
 }
 
 static int lock_queue(void)

@@ -160,6 +160,30 @@ printf 'Subject: after kill\n\nx\n' | $QI demo@example.test demo@example.test
 check "delivered after the fork server was killed" t_wait_count 10 "$DEMO" $((n + 1))
 check "a fork server runs again" sh -c '[ -n "$1" ] && [ "$1" != "$2" ]' sh "$(zserver)" "$z2"
 
+# A full trigger FIFO: tern-queue drops its line rather than wait.  tern-send, finding the
+# FIFO was full, looks at queue/mess at once (not at its 5-minute backstop scan).  The FIFO
+# is shrunk to one page (F_SETPIPE_SZ) so that 250 messages overflow it.
+n=$(t_count "$DEMO")
+python3 - "$T_BIN/tern-queue" "$TERN_HOME/queue/trigger" "$T_SEND_PID" <<'PY'
+import fcntl, os, signal, subprocess, sys
+binq, fifo, pid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+fcntl.fcntl(fd, 1031, 4096)	# F_SETPIPE_SZ
+os.kill(pid, signal.SIGSTOP)
+try:
+    for i in range(250):
+        mr, mw = os.pipe(); er, ew = os.pipe()
+        p = subprocess.Popen([binq], stdin=mr, stdout=er, stderr=subprocess.DEVNULL)
+        os.close(mr); os.close(er)
+        os.write(mw, b"Subject: fifo %d\n\nx\n" % i); os.close(mw)
+        os.write(ew, b"Ffifo@example.test\0Tdemo@example.test\0\0"); os.close(ew)
+        p.wait()
+finally:
+    os.kill(pid, signal.SIGCONT)
+    os.close(fd)
+PY
+check "trigger FIFO overflowed: all 250 delivered within 20 s" t_wait_count 20 "$DEMO" $((n + 250))
+
 "$T_BIN/tern-send" 2>"$TERN_HOME/err2"
 is "a second tern-send refuses: 111" $? 111
 check "and says why" grep -q 'another tern-send is running' "$TERN_HOME/err2"
