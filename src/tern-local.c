@@ -1094,6 +1094,7 @@ int main(int argc, char **argv)
 {
 	tern_prog = "tern-local";
 	fix_fds();
-	if (argc == 2 && strcmp(argv[1], "-z") == 0) zfork_serve(5, zrun, 0);
+	/* pdeath: a delivery dies with the server, so that tern-send's "lost" is true. */
+	if (argc == 2 && strcmp(argv[1], "-z") == 0) zfork_serve(5, zrun, 1);
 	return deliver_main(argc, argv);
 }

@@ -414,7 +414,8 @@ static struct zfork zs = { -1, 0 };
 static unsigned long zseq;
 static size_t zrunning;
 static int zretire;
-static int zbroken;		/* a server ended before answering once: exec from now on */
+static int zbroken;		/* servers keep ending before answering: exec from now on */
+static unsigned zearly;		/* servers in a row that ended before their first answer */
 static unsigned long zanswers;	/* answers from the server running now */
 
 static void zstop(void)
@@ -424,6 +425,8 @@ static void zstop(void)
 }
 
 static void zlost(void);
+static void zread(void);
+static void job_read(struct job *j);
 
 /* Hands a delivery to the fork server: 0, or -1 (then exec it instead). */
 static int zsend(struct job *j, const char *const f[5], int in, int out)
@@ -436,8 +439,13 @@ static int zsend(struct job *j, const char *const f[5], int in, int out)
 		zanswers = 0;
 	}
 	if (zfork_send(&zs, zseq + 1, f, 5, in, out) != 0) {
-		if (errno != EAGAIN && errno != EMSGSIZE) { tern_warn_sys("tern-local fork server", ""); zlost(); }
-		return -1;
+		int e = errno;
+		if (e == EPIPE || e == ECONNRESET || e == ENOTCONN) {
+			tern_warn_sys("tern-local fork server", "");
+			zread();	/* the answers it sent before it ended still count */
+			if (zs.fd >= 0) zlost();
+		}
+		return -1;	/* this one is exec'd; a server that is alive stays */
 	}
 	j->pid = 0;
 	j->zid = ++zseq;
@@ -461,29 +469,37 @@ static void zread(void)
 				jobs[k].status = code;
 				zrunning--;
 				zanswers++;
+				zearly = 0;
 				break;
 			}
 	}
 	if (zretire && zrunning == 0) zstop();
 }
 
-/* The fork server ended (killed?): its deliveries' results are lost.  They count as
- * temporary failures; a child that still delivers makes the retry find its file
- * (TERN_DTAG), so nothing is delivered twice. */
+/* The fork server ended (killed?) and its children with it (pdeath), as if each
+ * tern-local had been killed.  A child that got as far as its result line had finished
+ * its delivery: that line decides, by its class.  The others count as temporary failures;
+ * a Maildir delivery cut short is found by its name at the retry (TERN_DTAG). */
 static void zlost(void)
 {
-	if (!zanswers) {
+	/* One killed early is an accident; three in a row, a server that cannot work. */
+	if (!zanswers && ++zearly >= 3) {
 		zbroken = 1;
-		tern_warn("tern-local fork server ended before its first answer; exec'ing tern-local from now on");
+		tern_warn("tern-local fork server ended before its first answer 3 times; exec'ing tern-local from now on");
 	} else tern_warn("tern-local fork server ended; its running deliveries will be retried");
 	for (size_t k = 0; k < njobs; k++)
 		if (!jobs[k].pid && !jobs[k].exited) {
 			struct job *j = &jobs[k];
+			job_read(j);
 			j->exited = 1;
-			j->status = EX_TEMP;
-			j->outlen = (size_t)snprintf(j->out, sizeof j->out,
-						     "4.3.0 tern-local fork server ended during the delivery\n");
 			j->eof = 1;
+			if (memchr(j->out, '\n', j->outlen) && (j->out[0] == '2' || j->out[0] == '5'))
+				j->status = j->out[0] == '2' ? 0 : 100;
+			else {
+				j->status = EX_TEMP;
+				j->outlen = (size_t)snprintf(j->out, sizeof j->out,
+							     "4.3.0 tern-local fork server ended during the delivery\n");
+			}
 		}
 	zrunning = 0;
 	zstop();
@@ -1251,7 +1267,9 @@ static void handle_trigger(int fd, time_t now)
 			len = 0;
 		}
 	}
-	if (total + 2 * (QID_MAX + 2) >= (size_t)cap) scan_queue();
+	/* Lines never straddle the pipe's pages, so a full pipe can hold a line less per
+	 * page than its size: half of it read at once is the sign. */
+	if (total >= (size_t)cap / 2) scan_queue();
 }
 
 static int lock_queue(void)
@@ -1343,7 +1361,7 @@ int main(void)
 		static struct pollfd p[3 + MAXJOBS + MAXSESS];
 		p[0].fd = sfd; p[0].events = POLLIN;
 		p[1].fd = stopping ? -1 : tfd; p[1].events = POLLIN;
-		for (size_t k = 0; k < njobs; k++) { p[2 + k].fd = jobs[k].fd; p[2 + k].events = POLLIN; }
+		for (size_t k = 0; k < njobs; k++) { p[2 + k].fd = jobs[k].eof ? -1 : jobs[k].fd; p[2 + k].events = POLLIN; }
 		for (size_t k = 0; k < nsess; k++) { p[2 + njobs + k].fd = sess[k].fd; p[2 + njobs + k].events = POLLIN; }
 		size_t nsess0 = nsess;
 		p[2 + njobs + nsess].fd = zs.fd; p[2 + njobs + nsess].events = POLLIN;

@@ -40,6 +40,7 @@ static int receive(char *buf, size_t size, size_t *len, int fds[2])
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.b, .msg_controllen = sizeof cm.b };
 	ssize_t n;
 	do n = recvmsg(0, &mh, MSG_CMSG_CLOEXEC); while (n < 0 && errno == EINTR);
+	if (n < 0 && errno == ECONNRESET) n = 0;	/* closed with answers unread: the same end */
 	if (n <= 0) return n < 0 ? -1 : 0;
 	buf[n] = 0;
 	*len = (size_t)n;
@@ -176,11 +177,15 @@ int zfork_start(struct zfork *z, const char *path, const char *name, int nonbloc
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) return -1;
+	/* fd 1 is /dev/null: the client's own fd 1 may be its network connection. */
+	int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (null < 0) { int e = errno; close(sv[0]); close(sv[1]); errno = e; return -1; }
 	char *argv[] = { (char *)name, "-z", 0 };
-	int fds[3] = { sv[1], -1, -1 };
+	int fds[3] = { sv[1], null, -1 };
 	pid_t pid = tern_spawn(path, argv, 0, fds);
 	int e = errno;
 	close(sv[1]);
+	close(null);
 	if (pid < 0) { close(sv[0]); errno = e; return -1; }
 	if (nonblock) fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	z->fd = sv[0];

@@ -613,6 +613,21 @@ try:
 except subprocess.TimeoutExpired:
     p.kill()
     say(False, "EOF on its socket: it exits")
+# Closed with an answer still unread (ECONNRESET for the server): the same clean end,
+# after its running child.
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+p = subprocess.Popen([binp, "-z"], stdin=b, stderr=open(home + "/log/local.log", "ab"))
+b.close()
+r = req(13, "demo@example.test", b"Subject: fs5\n\nfive\n", qid="6b1670000000005")
+time.sleep(0.5)
+a.close()
+try:
+    p.wait(10)
+    say(p.returncode == 0, "closed with an answer unread: it exits 0 (got %s)" % p.returncode)
+except subprocess.TimeoutExpired:
+    p.kill()
+    say(False, "closed with an answer unread: it exits")
+say(result(r).startswith("2.0.0"), "and its delivery finished")
 PY
 check "fork server: malformed requests logged" grep -q "fork server: malformed request" "$LOG"
 

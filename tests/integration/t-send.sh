@@ -146,6 +146,7 @@ zserver() {
 }
 z1=$(zserver)
 check "a fork server (tern-local -z) runs under tern-send" test -n "$z1"
+is "its fd 1 is /dev/null (not tern-send's)" "$(readlink /proc/$z1/fd/1)" /dev/null
 kill -HUP "$T_SEND_PID"
 check "SIGHUP: the idle fork server exits" t_wait 5 sh -c "! kill -0 $z1"
 n=$(t_count "$DEMO")
