@@ -222,6 +222,20 @@ def settle():
     time.sleep(SETTLE)
 
 
+LOADGEN = None		# tests/bench/loadgen.c, compiled at the start; else the Python client
+
+
+def build_loadgen():
+    global LOADGEN
+    out = os.path.join(tmp, "loadgen")
+    r = subprocess.run(["gcc", "-O2", "-pthread", "-o", out, os.path.join(here, "loadgen.c")],
+                       stderr=subprocess.PIPE)
+    if r.returncode == 0:
+        LOADGEN = out
+    else:
+        log("loadgen.c did not build, using the Python client: %s" % r.stderr.decode()[:200])
+
+
 def blast(port, sessions, total, size, rcpt="demo@example.test", done=None, sampler=None):
     """total messages over sessions parallel connections; msgs/s until done() >= total
     (done: count of delivered messages), 0.0 on any error or timeout."""
@@ -239,6 +253,16 @@ def blast(port, sessions, total, size, rcpt="demo@example.test", done=None, samp
         except Exception as e:
             errors.append(repr(e))
 
+    def loadgen(k):
+        # One C process for all sessions (k is 0: the thread below runs it once).
+        try:
+            r = subprocess.run([LOADGEN, str(port), str(sessions), str(total), str(size), rcpt],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=WAIT)
+            if r.returncode != 0:
+                errors.append("loadgen exit %d: %s" % (r.returncode, r.stderr.decode()[:200]))
+        except Exception as e:
+            errors.append(repr(e))
+
     stopflag = []
     peak = [0]
     if sampler:
@@ -249,7 +273,10 @@ def blast(port, sessions, total, size, rcpt="demo@example.test", done=None, samp
         st = threading.Thread(target=sample)
         st.start()
     t0 = time.time()
-    ts = [threading.Thread(target=worker, args=(k,)) for k in range(sessions)]
+    if LOADGEN:
+        ts = [threading.Thread(target=loadgen, args=(0,))]
+    else:
+        ts = [threading.Thread(target=worker, args=(k,)) for k in range(sessions)]
     for t in ts:
         t.start()
     for t in ts:
@@ -566,6 +593,8 @@ def measure(srv, sinkdir):
 
 
 def main():
+    build_loadgen()
+    print("loadgen=%s" % ("c" if LOADGEN else "python"), flush=True)
     sinkdir = os.path.join(tmp, "sink-relay")
     os.makedirs(sinkdir)
     sport = free_port()
