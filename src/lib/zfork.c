@@ -60,9 +60,7 @@ static int receive(char *buf, size_t size, size_t *len, int fds[2])
 	return 1;
 }
 
-/* The id into *id (0 when none) and the fields after it into f; their number, or -1
- * when the packet is malformed. */
-static int split(char *buf, size_t len, unsigned long *id, char **f)
+int zfork_parse(char *buf, size_t len, unsigned long *id, char **f)
 {
 	*id = 0;
 	if (len < 2 || buf[0] != 'L' || buf[len - 1] != 0) return -1;
@@ -132,7 +130,7 @@ void zfork_serve(size_t nfields, void (*run)(char **), int pdeath)
 		if (r < 0) tern_die_sys(EX_TEMP, "reading a request");
 		char *f[ZFORK_FIELDS];
 		unsigned long id;
-		int n = split(buf, len, &id, f);
+		int n = zfork_parse(buf, len, &id, f);
 		if (fds[0] < 0 || n != (int)nfields) {
 			/* The client's bug: say so, and answer what can be answered. */
 			tern_warn("fork server: malformed request");

@@ -21,6 +21,11 @@
  * default; run must not return.  pdeath: children get SIGKILL when the server dies. */
 void __attribute__((noreturn)) zfork_serve(size_t nfields, void (*run)(char **fields), int pdeath);
 
+/* A request of len bytes in buf (whatever its client sent; buf[len] must be writable
+ * and NUL): the id into *id (0 when none can be read) and the fields after it, at most
+ * ZFORK_FIELDS, into f (pointers into buf).  Their number, or -1 when malformed. */
+int zfork_parse(char *buf, size_t len, unsigned long *id, char **f);
+
 struct zfork {
 	int fd;		/* our end of the socket, -1 when none */
 	pid_t pid;
