@@ -212,7 +212,7 @@ SETTLE = float(os.environ.get("TERN_BENCH_SETTLE", "0" if os.environ.get("TERN_B
 
 def settle():
     """A clean start for the next server.  On ext4 without a journal (this machine class)
-    a new file skips every inode freed in the last 60 s, or 300 s while its inode table
+    a new file skips every inode freed in the last 60 s, or 6 minutes while its inode table
     block is dirty (fs/ext4/ialloc.c, recently_deleted), and each skip is a lookup: after
     thousands of deletions every file creation is slow for minutes.  Each server deletes
     a queue file per message (its own cost), but the one that runs second would also pay
