@@ -207,8 +207,8 @@ static int queue_main(void)
 
 /* Fork server (tern-queue -z; zfork.h), for tern-smtpd's sessions with more than one
  * message: the one field is TERN_SID, the descriptors the message and the envelope.  A
- * child dies with the server (pdeath), so that a killed server never leaves a message
- * being queued that tern-smtpd has already answered 451 for. */
+ * child dies with the server (pdeath), so that a killed server leaves no queue program
+ * running behind tern-smtpd's 451 (doc/security.md has the window that remains). */
 static void __attribute__((noreturn)) zrun(char **f)
 {
 	if (*f[0] ? setenv("TERN_SID", f[0], 1) : unsetenv("TERN_SID")) tern_die(EX_NOMEM, "out of memory");
