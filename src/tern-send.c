@@ -505,31 +505,12 @@ static void zlost(void)
 	zstop();
 }
 
-static int spawn_local(struct msg *m, size_t i, struct job *j)
+/* Execs tern-local for one delivery, f as for zsend (sender, recipient, TERN_QID,
+ * TERN_DTAG, TERN_MSGSIZE), with fds in and out as its 0 and 1: its pid, or -1. */
+static pid_t exec_local(const char *const f[5], int in, int out)
 {
-	char path[4096], rcptbuf[1100];
-	const char *rcpt = m->q.rcpt[i];
-	if (!strchr(rcpt, '@')) { snprintf(rcptbuf, sizeof rcptbuf, "%s@%s", rcpt, me); rcpt = rcptbuf; }
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) != 0) return -1;
-	int in = qfile_msgfd(&m->q);
-	if (in < 0) { close(p[0]); close(p[1]); return -1; }
-	{
-		char vdtag[QID_MAX + 24], vsize[24];
-		snprintf(vdtag, sizeof vdtag, "%s.%zu", m->qid, i);
-		snprintf(vsize, sizeof vsize, "%llu", (unsigned long long)m->q.msglen);
-		const char *f[5] = { m->q.sender, rcpt, m->qid, vdtag, vsize };
-		memset(j, 0, sizeof *j);
-		if (zsend(j, f, in, p[1]) == 0) {
-			close(in);
-			close(p[1]);
-			fcntl(p[0], F_SETFL, O_NONBLOCK);
-			j->fd = p[0]; j->m = m; j->rcpt = i;
-			gettimeofday(&j->start, 0);
-			return 0;
-		}
-	}
-	if (tern_binpath(path, sizeof path, "tern-local") < 0) { close(in); close(p[0]); close(p[1]); return -1; }
+	char path[4096];
+	if (tern_binpath(path, sizeof path, "tern-local") < 0) { errno = ENAMETOOLONG; return -1; }
 	size_t ne = 0;
 	while (environ[ne]) ne++;
 	char **envp = calloc(ne + 4, sizeof *envp);
@@ -540,24 +521,46 @@ static int spawn_local(struct msg *m, size_t i, struct job *j)
 		    strncmp(environ[e], "TERN_MSGSIZE=", 13))
 			envp[k++] = environ[e];
 	char eqid[64], edtag[96], esize[64];
-	snprintf(eqid, sizeof eqid, "TERN_QID=%s", m->qid);
-	snprintf(edtag, sizeof edtag, "TERN_DTAG=%s.%zu", m->qid, i);
-	snprintf(esize, sizeof esize, "TERN_MSGSIZE=%llu", (unsigned long long)m->q.msglen);
+	snprintf(eqid, sizeof eqid, "TERN_QID=%s", f[2]);
+	snprintf(edtag, sizeof edtag, "TERN_DTAG=%s", f[3]);
+	snprintf(esize, sizeof esize, "TERN_MSGSIZE=%s", f[4]);
 	envp[k++] = eqid;
 	envp[k++] = edtag;
 	envp[k++] = esize;
 	envp[k] = 0;
-	char *argv[] = { "tern-local", (char *)m->q.sender, (char *)rcpt, 0 };
-	int fds[3] = { in, p[1], -1 };
+	char *argv[] = { "tern-local", (char *)f[0], (char *)f[1], 0 };
+	int fds[3] = { in, out, -1 };
 	pid_t pid = tern_spawn(path, argv, envp, fds);
 	int e = errno;
 	free(envp);
+	errno = e;
+	return pid;
+}
+
+/* One local delivery: through the fork server, else exec'd. */
+static int spawn_local(struct msg *m, size_t i, struct job *j)
+{
+	char rcptbuf[1100], dtag[QID_MAX + 24], size[24];
+	const char *rcpt = m->q.rcpt[i];
+	if (!strchr(rcpt, '@')) { snprintf(rcptbuf, sizeof rcptbuf, "%s@%s", rcpt, me); rcpt = rcptbuf; }
+	snprintf(dtag, sizeof dtag, "%s.%zu", m->qid, i);
+	snprintf(size, sizeof size, "%llu", (unsigned long long)m->q.msglen);
+	const char *f[5] = { m->q.sender, rcpt, m->qid, dtag, size };
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) != 0) return -1;
+	int in = qfile_msgfd(&m->q);
+	if (in < 0) { close(p[0]); close(p[1]); return -1; }
+	memset(j, 0, sizeof *j);
+	if (zsend(j, f, in, p[1]) != 0 && (j->pid = exec_local(f, in, p[1])) < 0) {
+		int e = errno;
+		close(in); close(p[0]); close(p[1]);
+		errno = e;
+		return -1;
+	}
 	close(in);
 	close(p[1]);
-	if (pid < 0) { close(p[0]); errno = e; return -1; }
 	fcntl(p[0], F_SETFL, O_NONBLOCK);
-	memset(j, 0, sizeof *j);
-	j->pid = pid; j->fd = p[0]; j->m = m; j->rcpt = i;
+	j->fd = p[0]; j->m = m; j->rcpt = i;
 	gettimeofday(&j->start, 0);
 	return 0;
 }
@@ -1161,7 +1164,6 @@ static void reap(time_t now)
 			if (sess[k].pid == pid) { sess[k].exited = 1; sess[k].status = code; }
 	}
 	sess_reap(now);
-	zread();
 	for (size_t k = 0; k < njobs;) {
 		struct job *j = &jobs[k];
 		if (j->exited) {
@@ -1363,9 +1365,9 @@ int main(void)
 		p[1].fd = stopping ? -1 : tfd; p[1].events = POLLIN;
 		for (size_t k = 0; k < njobs; k++) { p[2 + k].fd = jobs[k].eof ? -1 : jobs[k].fd; p[2 + k].events = POLLIN; }
 		for (size_t k = 0; k < nsess; k++) { p[2 + njobs + k].fd = sess[k].fd; p[2 + njobs + k].events = POLLIN; }
-		size_t nsess0 = nsess;
-		p[2 + njobs + nsess].fd = zs.fd; p[2 + njobs + nsess].events = POLLIN;
-		if (poll(p, 3 + njobs + nsess, timeout) < 0 && errno != EINTR) tern_die_sys(EX_TEMP, "poll");
+		size_t nsess0 = nsess, zk = 2 + njobs + nsess;
+		p[zk].fd = zs.fd; p[zk].events = POLLIN;
+		if (poll(p, zk + 1, timeout) < 0 && errno != EINTR) tern_die_sys(EX_TEMP, "poll");
 		now = time(0);
 		for (size_t k = 0; k < njobs; k++)
 			if (p[2 + k].revents) job_read(&jobs[k]);
@@ -1393,6 +1395,7 @@ int main(void)
 				}
 			}
 		}
+		if (p[zk].revents && p[zk].fd == zs.fd) zread();	/* before reap: answers end jobs */
 		reap(now);
 		if (p[1].revents) handle_trigger(tfd, now);
 		/* Backstop for a trigger lost to a full FIFO: look at the directory now and then. */
