@@ -2,6 +2,7 @@
  * envelope on fd 1; exit 0 only once message and directory entry are on disk. */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,17 +32,26 @@
 #define EX_MESSDIR 64
 #define EX_BUG 81
 
-static char tmppath[4096];
+static char tmppath[4096];	/* the file in queue/tmp while it is ours to remove */
+static int qfd = -1;		/* and its descriptor */
+static jmp_buf *back;		/* tern-queue -z: where a failed message returns to */
 
 static void cleanup(void)
 {
 	if (*tmppath) unlink(tmppath);
+	*tmppath = 0;
+	if (qfd >= 0) close(qfd);
+	qfd = -1;
 }
 
+/* The message fails with code: its file goes, then the program exits, or the fork
+ * server's job ends with the same line in the log. */
 static void __attribute__((noreturn)) fail(int code, const char *why)
 {
 	cleanup();
-	tern_die(code, why);
+	if (!back) tern_die(code, why);
+	tern_fatal(why);
+	longjmp(*back, code);
 }
 
 static void __attribute__((noreturn)) fail_sys(int code, const char *why)
@@ -49,7 +59,9 @@ static void __attribute__((noreturn)) fail_sys(int code, const char *why)
 	int e = errno;
 	cleanup();
 	errno = e;
-	tern_die_sys(code, why);
+	if (!back) tern_die_sys(code, why);
+	tern_fatal_sys(why);
+	longjmp(*back, code);
 }
 
 static void on_alarm(int sig)
@@ -93,9 +105,8 @@ static void trigger(const char *qid)
 /* Called by tern-smtpd (TERN_SID set): one line joining its session's message id to
  * the queue id, in tern-smtpd's log.  Other callers (sendmail on a terminal) get none.
  * The value is only a label: printable ASCII, at most 63 bytes, escaped by qlog. */
-static void log_sid(const struct qfile *q)
+static void log_sid(const struct qfile *q, const char *sid)
 {
-	const char *sid = getenv("TERN_SID");
 	if (!sid || !*sid) return;
 	size_t n = strlen(sid);
 	if (n > 63) return;
@@ -111,27 +122,32 @@ static void log_sid(const struct qfile *q)
 	qlog_emit(&l);
 }
 
-static int queue_main(void)
+static void signals(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGXFSZ, SIG_IGN);	/* RLIMIT_FSIZE: get EFBIG, exit 53, never a half file */
 	signal(SIGALRM, on_alarm);
+}
 
+/* One message from fd in, its envelope from fd out (the qmail-queue protocol's 0 and
+ * 1); sid labels the log line.  0 once it is on disk; any failure goes through fail. */
+static int queue_main(int in, int out, const char *sid)
+{
 	unsigned long databytes, maxrcpt, maxaddr, timeout;
 	if (control_readulong(&databytes, "databytes", 52428800) < 0 ||
 	    control_readulong(&maxrcpt, "queuemaxrcpt", 10000) < 0 ||
 	    control_readulong(&maxaddr, "queuemaxaddrlen", 1000) < 0 ||
 	    control_readulong(&timeout, "timeoutqueue", 86400) < 0)
-		tern_die_sys(EX_CONTROL, "reading control files");
+		fail_sys(EX_CONTROL, "reading control files");
 	if (timeout) alarm((unsigned)(timeout > 86400 * 7 ? 86400 * 7 : timeout));
 
 	struct timeval tv;
 	gettimeofday(&tv, 0);
 	char rel[128];
 	snprintf(rel, sizeof rel, "queue/tmp/%ld.%06ld.%d", (long)tv.tv_sec, (long)tv.tv_usec, (int)getpid());
-	if (tern_path(tmppath, sizeof tmppath, rel) < 0) { *tmppath = 0; tern_die(EX_HOME, "home path too long"); }
-	int fd = open(tmppath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) { *tmppath = 0; tern_die_sys(EX_QUEUEDIR, "creating a file in queue/tmp"); }
+	if (tern_path(tmppath, sizeof tmppath, rel) < 0) { *tmppath = 0; fail(EX_HOME, "home path too long"); }
+	int fd = qfd = open(tmppath, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) { *tmppath = 0; fail_sys(EX_QUEUEDIR, "creating a file in queue/tmp"); }
 
 	struct stat st;
 	if (fstat(fd, &st) != 0) fail_sys(EX_QUEUEDIR, "fstat of the new queue file");
@@ -158,7 +174,7 @@ static int queue_main(void)
 			q.msglen += fill;
 			fill = 0;
 		}
-		ssize_t r = read(0, buf + fill, sizeof buf - fill);
+		ssize_t r = read(in, buf + fill, sizeof buf - fill);
 		if (r < 0) {
 			if (errno == EINTR) continue;
 			fail_sys(EX_READ, "reading the message");
@@ -172,8 +188,10 @@ static int queue_main(void)
 	q.msglen += fill;
 
 	static stralloc env;	/* static: still reachable at exit, as intended */
+	if (env.a > 65536) stralloc_free(&env);	/* a big one's memory is not kept */
+	env.len = 0;
 	struct env_limits lim = { maxaddr, maxrcpt };
-	int er = env_read_fd(1, &env, &lim, &q.nrcpt);
+	int er = env_read_fd(out, &env, &lim, &q.nrcpt);
 	if (er == ENV_TOOLONG) fail(EX_TOOLONG, "envelope address too long");
 	if (er == ENV_NOMEM) fail(EX_NOMEM, "out of memory");
 	if (er == ENV_READ) fail(EX_READ, "reading the envelope");
@@ -191,6 +209,7 @@ static int queue_main(void)
 	qfile_header(hdr, &q);
 	if (pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) fail_sys(EX_WRITE, "writing the queue file header");
 	if (fdatasync(fd) != 0) fail_sys(EX_WRITE, "fsync of the queue file");
+	qfd = -1;
 	if (close(fd) != 0) fail_sys(EX_WRITE, "closing the queue file");
 
 	/* link, not rename: an existing id is never overwritten. */
@@ -201,23 +220,32 @@ static int queue_main(void)
 	*tmppath = 0;
 	fsync_dir("queue/mess");
 	trigger(q.qid);
-	log_sid(&q);
+	log_sid(&q, sid);
 	return 0;
 }
 
 /* Fork server (tern-queue -z; zfork.h), for tern-smtpd's sessions with more than one
- * message: the one field is TERN_SID, the descriptors the message and the envelope.  A
- * child dies with the server (pdeath), so that a killed server leaves no queue program
- * running behind tern-smtpd's 451 (doc/security.md has the window that remains). */
-static void __attribute__((noreturn)) zrun(char **f)
+ * message: the one field is TERN_SID, the descriptors the message and the envelope.  It
+ * queues them one after another in its own process (zfork_serve_inline): a failed one
+ * returns here through fail, its file and descriptor gone.  A timeout still ends the
+ * whole process (on_alarm), and tern-smtpd then execs tern-queue per message. */
+static int zrun(char **f, int in, int out)
 {
-	if (*f[0] ? setenv("TERN_SID", f[0], 1) : unsetenv("TERN_SID")) tern_die(EX_NOMEM, "out of memory");
-	exit(queue_main());
+	jmp_buf jb;
+	int code = setjmp(jb);
+	if (code == 0) {
+		back = &jb;
+		code = queue_main(in, out, f[0]);
+	}
+	back = 0;
+	alarm(0);
+	return code;
 }
 
 int main(int argc, char **argv)
 {
 	tern_prog = "tern-queue";
-	if (argc == 2 && strcmp(argv[1], "-z") == 0) zfork_serve(1, zrun, 1);
-	return queue_main();
+	signals();
+	if (argc == 2 && strcmp(argv[1], "-z") == 0) zfork_serve_inline(1, zrun);
+	return queue_main(0, 1, getenv("TERN_SID"));
 }

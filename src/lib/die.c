@@ -41,6 +41,17 @@ void tern_die_sys_x(int code, const char *s, ...)
 	_exit(code);
 }
 
+void tern_fatal_x(const char *s, ...)
+{
+	va_list ap; va_start(ap, s); emit("fatal: ", s, ap, 0); va_end(ap);
+}
+
+void tern_fatal_sys_x(const char *s, ...)
+{
+	int e = errno;
+	va_list ap; va_start(ap, s); emit("fatal: ", s, ap, e); va_end(ap);
+}
+
 void tern_warn_x(const char *s, ...)
 {
 	va_list ap; va_start(ap, s); emit("warning: ", s, ap, 0); va_end(ap);

@@ -104,20 +104,22 @@ static void __attribute__((noreturn)) child(void (*run)(char **), char **f, int 
 	_exit(EX_TEMP);		/* run does not return */
 }
 
-void zfork_serve(size_t nfields, void (*run)(char **), int pdeath)
+/* The server's loop: forked children running run, or inline's jobs in this process. */
+static void __attribute__((noreturn)) serve(size_t nfields, void (*run)(char **), int (*inline_run)(char **, int, int), int pdeath)
 {
-	int sfd = sig_pipe();
-	if (sfd < 0 || sig_catch(SIGCHLD) != 0 || sig_ignore(SIGPIPE) != 0)
+	int sfd = -1;
+	if (!inline_run && ((sfd = sig_pipe()) < 0 || sig_catch(SIGCHLD) != 0))
 		tern_die_sys(EX_TEMP, "setting up signals");
+	if (sig_ignore(SIGPIPE) != 0) tern_die_sys(EX_TEMP, "setting up signals");
 	static char buf[ZFORK_PACKET + 1];
 	pid_t self = getpid();
 	for (;;) {
 		struct pollfd p[2] = { { 0, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
+		if (poll(p, sfd < 0 ? 1 : 2, -1) < 0) {
 			if (errno == EINTR) continue;
 			tern_die_sys(EX_TEMP, "poll");
 		}
-		if (p[1].revents) {
+		if (sfd >= 0 && p[1].revents) {
 			unsigned char c[64];
 			while (read(sfd, c, sizeof c) > 0) {}
 			reap();
@@ -138,7 +140,9 @@ void zfork_serve(size_t nfields, void (*run)(char **), int pdeath)
 			if (id) answer(id, EX_TEMP);
 			continue;
 		}
-		if (nkids == ZFORK_KIDS) {
+		if (inline_run) {
+			answer(id, inline_run(f, fds[0], fds[1]));
+		} else if (nkids == ZFORK_KIDS) {
 			tern_warn("fork server: too many jobs at once");
 			answer(id, EX_TEMP);
 		} else {
@@ -167,6 +171,16 @@ void zfork_serve(size_t nfields, void (*run)(char **), int pdeath)
 			if (kids[k].pid == pid) { kids[k] = kids[--nkids]; break; }
 	}
 	exit(0);
+}
+
+void zfork_serve(size_t nfields, void (*run)(char **), int pdeath)
+{
+	serve(nfields, run, 0, pdeath);
+}
+
+void zfork_serve_inline(size_t nfields, int (*run)(char **, int, int))
+{
+	serve(nfields, 0, run, 0);
 }
 
 /* ---- client ---- */

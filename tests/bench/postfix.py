@@ -582,14 +582,24 @@ TEXT = {"recv_2k_s4_msgs_per_s": "receive → Maildir, 2 KiB, 4 sessions (msgs/s
         "fsync_per_msg": "fsync+fdatasync per accepted message"}
 
 
+# For work on one figure: TERN_BENCH_STEPS=recv,latency runs only those steps,
+# TERN_BENCH_SERVERS=tern only that server (the table then lacks the rest).
+STEPS = os.environ.get("TERN_BENCH_STEPS", "loadgen,idle,recv,latency,sendmail,relay,fsync").split(",")
+SERVERS = os.environ.get("TERN_BENCH_SERVERS", "tern,postfix").split(",")
+
+
 def measure(srv, sinkdir):
     r = results[srv.name]
     settle()
-    for step in (m_idle, m_recv, m_latency, m_sendmail):
-        step(srv, r)
-    m_relay(srv, r, sinkdir)
-    log("%s relay %.1f msgs/s" % (srv.name, r["relay_msgs_per_s"]))
-    m_fsync(srv, r)
+    for name, step in (("idle", m_idle), ("recv", m_recv), ("latency", m_latency),
+                       ("sendmail", m_sendmail)):
+        if name in STEPS:
+            step(srv, r)
+    if "relay" in STEPS:
+        m_relay(srv, r, sinkdir)
+        log("%s relay %.1f msgs/s" % (srv.name, r["relay_msgs_per_s"]))
+    if "fsync" in STEPS:
+        m_fsync(srv, r)
 
 
 def main():
@@ -603,18 +613,19 @@ def main():
                             stderr=open(sinkdir + ".err", "ab"))
     procs.append(sink)
     wait_n(lambda: os.path.exists(sinkdir + ".pid") and 1 or 0, 1, 10, 0.02)
-    lg = loadgen_rate()
+    lg = loadgen_rate() if "loadgen" in STEPS else 0.0
     print("loadgen_sink_rate=%.1f" % lg, flush=True)
 
     servers = []
     try:
-        t = Tern(sport)
-        servers.append(t)
-        measure(t, sinkdir)
+        t = Tern(sport) if "tern" in SERVERS else None
+        if t:
+            servers.append(t)
+            measure(t, sinkdir)
     finally:
         for s in servers:
             s.stop()
-    pf, why = None, postfix_available()
+    pf, why = None, postfix_available() if "postfix" in SERVERS else "not asked for"
     if not why:
         try:
             pf = Postfix(sport)

@@ -82,4 +82,59 @@ sleep 0.2
 printf 'x\n' | $QI a@b c@d
 wait $rp
 check "tern-send is woken with N<qid>" grep -q '^N[0-9a-f]*$' "$TERN_HOME/trig"
+# The session server (tern-queue -z, as tern-smtpd starts it): messages one after another
+# in one process.  A failed one (bad envelope, over databytes, full disk) leaves no file
+# and no descriptor behind, and the next one is queued as usual.
+python3 - "$T_BIN/tern-queue" "$TERN_HOME" 2>>"$TERN_HOME/zq.log" <<'PY'
+import os, resource, socket, subprocess, sys
+binp, home = sys.argv[1:3]
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+def limit():
+    resource.setrlimit(resource.RLIMIT_FSIZE, (400000, 400000))	# a "full disk" at 400 KB
+p = subprocess.Popen([binp, "-z"], stdin=b, stderr=open(home + "/zq.err", "ab"), preexec_fn=limit)
+b.close()
+a.settimeout(20)
+def say(ok, what):
+    print(("ok" if ok else "not ok") + " - queue server: " + what, flush=True)
+def job(jid, msg, env, sid="s1.%d"):
+    mr, mw = os.pipe()
+    er, ew = os.pipe()
+    socket.send_fds(a, [b"L%d\0" % jid + (sid % jid).encode() + b"\0"], [mr, er])
+    os.close(mr); os.close(er)
+    # Write the message and the envelope as tern-smtpd does; a server that stops reading
+    # (a failed message) gives EPIPE, which is its business.
+    for fd, data in ((mw, msg), (ew, env)):
+        try:
+            os.write(fd, data) if len(data) < 65536 else [os.write(fd, data[i:i + 65536]) for i in range(0, len(data), 65536)]
+        except OSError:
+            pass
+        os.close(fd)
+    try:
+        return a.recv(64).decode()
+    except OSError as e:
+        return "error %s" % e
+def fds():
+    return len(os.listdir("/proc/%d/fd" % p.pid))
+mess = home + "/queue/mess"
+n0 = len(os.listdir(mess))
+good = b"Fa@b\0Tdemo@example.test\0\0"
+say(job(1, b"Subject: z1\n\none\n", good) == "R1 0", "a message: R1 0")
+base = fds()
+say(job(2, b"Subject: z2\n\ntwo\n", b"Fa@b\0\0") == "R2 91", "no recipient: R2 91")
+say(job(3, b"x" * 500000 + b"\n", good) == "R3 53", "over the file size limit: R3 53")
+say(job(4, b"Subject: z4\n\nfour\n", b"") == "R4 54", "no envelope (an aborted message): R4 54")
+say(job(5, b"Subject: z5\n\nfive\n", good) == "R5 0", "after three failures the next message: R5 0")
+say(len(os.listdir(mess)) == n0 + 2, "exactly the two good messages are in queue/mess")
+say(os.listdir(home + "/queue/tmp") == [], "nothing left in queue/tmp")
+say(fds() == base, "no descriptor left open by the failed ones (%d, was %d)" % (fds(), base))
+say(p.poll() is None, "the server is still running")
+a.close()
+try:
+    say(p.wait(10) == 0, "EOF on its socket: it exits 0")
+except subprocess.TimeoutExpired:
+    p.kill()
+    say(False, "EOF on its socket: it exits")
+PY
+check "queue server: each failure logged as one fatal line" sh -c '[ "$(grep -c "^tern-queue: fatal: " "$1")" -eq 3 ]' sh "$TERN_HOME/zq.err"
+check "queue server: the good messages logged with their session ids" sh -c 'grep -q "sid=s1.1 " "$1" && grep -q "sid=s1.5 " "$1"' sh "$TERN_HOME/zq.err"
 t_done
