@@ -32,6 +32,13 @@ Workloads (each for tern, then for Postfix, each bounded in time):
                                200-message run (4 sessions, 2 KiB)
   loadgen_sink_rate            the load generator's rate against sink.py with 16 sessions:
                                above the servers' rates, so it is not what limits them
+  sync_floor_tern_ms,          the file system's part of the latency, without any server:
+  sync_floor_postfix_ms        median of 50 of the disk work each design does in series
+                               before a message is in new/, on the same file system.  tern
+                               (invariant 1, twice: queue, then Maildir): create, write 2 KiB,
+                               fdatasync, link into another directory, unlink, fsync that
+                               directory.  Postfix (twice: cleanup, then virtual): create,
+                               write 2 KiB, fsync, rename; no directory fsync.
 Output: name=value lines tern_*, postfix_*, ratio_* (tern/postfix for rates; postfix/tern for
 latency, memory and fsyncs: above 1 always means tern is better), target_* with met/not_met,
 then a Markdown table.  postfix=unavailable reason=... when Postfix cannot be installed or
@@ -551,6 +558,45 @@ def m_fsync(srv, r):
     r["strace_rate_msgs_per_s"] = rate
 
 
+def sync_floor():
+    """Median ms of the two designs' disk work for one message (see the docstring)."""
+    d = os.path.join(tmp, "floor")
+    for sub in ("a", "b", "c"):
+        os.makedirs(os.path.join(d, sub))
+    data = b"x" * 2048
+
+    def tern_stage(i, k):
+        t, m = "%s/a/%d.%d" % (d, i, k), "%s/b/%d.%d" % (d, i, k)
+        fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, data)
+        os.fdatasync(fd)
+        os.close(fd)
+        os.link(t, m)
+        os.unlink(t)
+        dfd = os.open(d + "/b", os.O_RDONLY | os.O_DIRECTORY)
+        os.fsync(dfd)
+        os.close(dfd)
+
+    def postfix_stage(i, k):
+        t = "%s/c/%d.%d" % (d, i, k)
+        fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, data)
+        os.fsync(fd)
+        os.close(fd)
+        os.rename(t, t + ".done")
+
+    out = {}
+    for name, stage in (("tern", tern_stage), ("postfix", postfix_stage)):
+        times = []
+        for i in range(N_LAT):
+            t0 = time.perf_counter()
+            stage(i, 0)
+            stage(i, 1)
+            times.append((time.perf_counter() - t0) * 1000)
+        out[name] = statistics.median(times)
+    return out
+
+
 def loadgen_rate():
     d = os.path.join(tmp, "sink-null")
     os.makedirs(d)
@@ -584,7 +630,7 @@ TEXT = {"recv_2k_s4_msgs_per_s": "receive → Maildir, 2 KiB, 4 sessions (msgs/s
 
 # For work on one figure: TERN_BENCH_STEPS=recv,latency runs only those steps,
 # TERN_BENCH_SERVERS=tern only that server (the table then lacks the rest).
-STEPS = os.environ.get("TERN_BENCH_STEPS", "loadgen,idle,recv,latency,sendmail,relay,fsync").split(",")
+STEPS = os.environ.get("TERN_BENCH_STEPS", "loadgen,floor,idle,recv,latency,sendmail,relay,fsync").split(",")
 SERVERS = os.environ.get("TERN_BENCH_SERVERS", "tern,postfix").split(",")
 
 
@@ -615,6 +661,10 @@ def main():
     wait_n(lambda: os.path.exists(sinkdir + ".pid") and 1 or 0, 1, 10, 0.02)
     lg = loadgen_rate() if "loadgen" in STEPS else 0.0
     print("loadgen_sink_rate=%.1f" % lg, flush=True)
+    if "floor" in STEPS:
+        fl = sync_floor()
+        for k in ("tern", "postfix"):
+            print("sync_floor_%s_ms=%.2f" % (k, fl[k]), flush=True)
 
     servers = []
     try:
