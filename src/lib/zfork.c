@@ -141,8 +141,14 @@ static void __attribute__((noreturn)) serve(size_t nfields, void (*run)(char **)
 			continue;
 		}
 		if (inline_run) {
-			answer(id, inline_run(f, fds[0], fds[1]));
-		} else if (nkids == ZFORK_KIDS) {
+			/* Answered once the job's descriptors are closed: then it is over. */
+			int code = inline_run(f, fds[0], fds[1]);
+			close(fds[0]);
+			close(fds[1]);
+			answer(id, code);
+			continue;
+		}
+		if (nkids == ZFORK_KIDS) {
 			tern_warn("fork server: too many jobs at once");
 			answer(id, EX_TEMP);
 		} else {
