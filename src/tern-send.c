@@ -132,7 +132,7 @@ static char me[256], doublebounceto[512];
 static void read_control(void)
 {
 	unsigned long v;
-	if (control_readulong(&v, "concurrencylocal", 10) >= 0) conc_local = v < 1 ? 1 : v > MAXJOBS ? MAXJOBS : v;
+	if (control_readulong(&v, "concurrencylocal", 20) >= 0) conc_local = v < 1 ? 1 : v > MAXJOBS ? MAXJOBS : v;
 	else tern_warn_sys("control/concurrencylocal unreadable; keeping ", "the old value");
 	if (control_readulong(&v, "concurrencyremote", 20) >= 0) conc_remote = v < 1 ? 1 : v > MAXSESS ? MAXSESS : v;
 	else tern_warn_sys("control/concurrencyremote unreadable; keeping ", "the old value");

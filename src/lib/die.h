@@ -8,10 +8,10 @@ extern const char *tern_prog;
 void tern_die_x(int code, const char *s, ...) __attribute__((noreturn, sentinel));
 void tern_die_sys_x(int code, const char *s, ...) __attribute__((noreturn, sentinel));
 void tern_warn_x(const char *s, ...) __attribute__((sentinel));
+void tern_warn_sys_x(const char *s, ...) __attribute__((sentinel));
 /* The line tern_die writes, without the exit: a server's job that ended in failure. */
 void tern_fatal_x(const char *s, ...) __attribute__((sentinel));
 void tern_fatal_sys_x(const char *s, ...) __attribute__((sentinel));
-void tern_warn_sys_x(const char *s, ...) __attribute__((sentinel));
 
 #define tern_die(code, ...) tern_die_x((code), __VA_ARGS__, (const char *)0)
 #define tern_die_sys(code, ...) tern_die_sys_x((code), __VA_ARGS__, (const char *)0)
