@@ -7,7 +7,10 @@ missing, debconf "No configuration", no system instance left running) runs as an
 instance: its own config_directory (postfix -c DIR), queue_directory and data_directory under
 a temp dir, smtpd on 127.0.0.1:PORT (a free high port, set in its master.cf), virtual Maildir
 delivery for demo@example.test, no chroot, no DNS.  The machine's own mail setup is never
-used or touched; all traffic is on 127.0.0.1.
+used or touched; all traffic is on 127.0.0.1.  As root each server's files (and the sync
+floor's) go on a fresh journaled ext4 of its own, loop-mounted from a sparse image in the
+temp dir (TERN_BENCH_FS=loop, the default as root; TERN_BENCH_FS=tmp keeps them in the temp
+dir); bench_fs= says which.
 
 Workloads (each for tern, then for Postfix, each bounded in time):
   recv_2k_s4, recv_2k_s16      2,000 messages of 2 KiB over 4 / 16 parallel SMTP sessions
@@ -205,18 +208,81 @@ def wait_n(fn, n, limit=WAIT, step=0.005):
 
 
 def clear(d):
-    """Empties a Maildir's new/ by moving its files aside (tmp/trash, removed at the end):
-    removing them here would slow the next workload's file creation (settle())."""
-    trash = os.path.join(tmp, "trash")
+    """Empties a Maildir's new/ by moving its files aside (bench-trash beside the Maildir,
+    on the same file system, removed at the end): removing them here would slow the next
+    workload's file creation (settle())."""
+    trash = os.path.join(os.path.dirname(os.path.dirname(d)), "bench-trash")
     os.makedirs(trash, exist_ok=True)
     for e in os.scandir(d):
         try:
             os.rename(e.path, os.path.join(trash, "%d.%s" % (id(e), e.name)))
         except OSError:
-            pass
+            os.unlink(e.path)
 
 
-SETTLE = float(os.environ.get("TERN_BENCH_SETTLE", "0" if os.environ.get("TERN_BENCH_QUICK") else "65"))
+# Where the servers' files go.  "loop" (the default as root): each server, and the sync
+# floor, on a fresh ext4 of its own, made by mkfs.ext4 as Debian makes one (with its
+# journal), in a 4 GB sparse image on this machine's disk, attached with losetup
+# --direct-io (no second page cache) and removed at the end.  Neither server then pays for
+# the other's, or an earlier program's, file churn, and the file system is the kind a mail
+# server runs on.  "tmp": the temp dir itself (on these machines ext4 without a journal).
+FS = os.environ.get("TERN_BENCH_FS", "loop" if root else "tmp")
+mounts = []		# (mount point, loop device)
+
+
+def loop_fs(name):
+    """A fresh file system for name, mounted under tmp; its path, or None (and FS = tmp)."""
+    global FS
+    img, mnt = os.path.join(tmp, name + ".img"), os.path.join(tmp, name + "-fs")
+    try:
+        os.makedirs(mnt)
+        with open(img, "wb") as f:
+            f.truncate(4 << 30)
+        run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        run("mkfs.ext4", "-q", "-F", img)
+        try:
+            dev = run("losetup", "-f", "--show", "--direct-io=on", img).stdout.decode().strip()
+        except subprocess.CalledProcessError:
+            dev = run("losetup", "-f", "--show", img).stdout.decode().strip()
+        try:
+            run("mount", dev, mnt)
+        except subprocess.CalledProcessError:
+            run("losetup", "-d", dev)
+            raise
+        mounts.append((mnt, dev))
+        os.chmod(mnt, 0o755)
+        return mnt
+    except (OSError, subprocess.SubprocessError) as e:
+        err = getattr(e, "stderr", b"") or b""
+        log("no loop file system (%s %s): using %s" % (type(e).__name__, err.decode()[:100].strip(), tmp))
+        FS = "tmp"
+        return None
+
+
+def fs_for(name):
+    """The directory that holds name's files (see FS)."""
+    return (FS == "loop" and loop_fs(name)) or tmp
+
+
+def unmount_all():
+    """Detaches what loop_fs attached; a mount still busy (a server's last process on its
+    way out) gets three tries a second apart, then a lazy unmount."""
+    for mnt, dev in reversed(mounts):
+        for t in range(4):
+            cmd = ["umount", mnt] if t < 3 else ["umount", "-l", mnt]
+            r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+            if r.returncode == 0:
+                break
+            time.sleep(1)
+        else:
+            log("umount %s: %s" % (mnt, r.stderr.decode().strip()[:200]))
+        r = subprocess.run(["losetup", "-d", dev], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
+        if r.returncode != 0:
+            log("losetup -d %s: %s" % (dev, r.stderr.decode().strip()[:200]))
+
+
+SETTLE = float(os.environ.get("TERN_BENCH_SETTLE", "0" if os.environ.get("TERN_BENCH_QUICK")
+                              else "65" if FS == "tmp" else "5"))
 
 
 def settle():
@@ -307,7 +373,7 @@ class Tern:
     name = "tern"
 
     def __init__(self, sink_port):
-        self.home = os.path.join(tmp, "tern")
+        self.home = os.path.join(fs_for("tern"), "tern")
         self.env = dict(os.environ, TERN_HOME=self.home, PATH=binp + ":" + os.environ["PATH"])
         self.env.pop("TERN_QUEUE", None)
         subprocess.run([binp + "/tern-run", "-i", "-d", self.home], env=self.env, check=True,
@@ -350,7 +416,7 @@ class Postfix:
     name = "postfix"
 
     def __init__(self, sink_port):
-        self.d = d = os.path.join(tmp, "postfix")
+        self.d = d = os.path.join(fs_for("postfix"), "postfix")
         self.pc, pq, pdata, self.pm = d + "/etc", d + "/spool", d + "/data", d + "/vmail"
         for x in (self.pc, pq, pdata, self.pm):
             os.makedirs(x)
@@ -562,7 +628,7 @@ def m_fsync(srv, r):
 
 def sync_floor():
     """Median ms of the two designs' disk work for one message (see the docstring)."""
-    d = os.path.join(tmp, "floor")
+    d = os.path.join(fs_for("floor"), "floor")
     for sub in ("a", "b", "c"):
         os.makedirs(os.path.join(d, sub))
     data = b"x" * 2048
@@ -691,6 +757,7 @@ def main():
         finally:
             if pf:
                 pf.stop()
+    print("bench_fs=%s" % ("loop-ext4" if FS == "loop" else "tmp"))
     for k, v in sorted(results["tern"].items()):
         print("tern_%s=%s" % (k, ("%.2f" % v) if isinstance(v, float) else v))
     if why:
@@ -734,6 +801,7 @@ finally:
     for p in procs:
         stop(p)
     if os.environ.get("TERN_BENCH_KEEP"):
-        print("# kept %s" % tmp)
+        print("# kept %s%s" % (tmp, " (its file systems still mounted)" if mounts else ""))
     else:
+        unmount_all()
         subprocess.run(["rm", "-rf", tmp])
