@@ -3,11 +3,13 @@
 tern-send starts with control/concurrencylocal set to each value in turn; the figure is
 msgs/s from its start until every file is in new/.  It separates tern's delivery half
 (tern-send, tern-local) from the receiving half, which postfix.py measures together.
-Prints deliver_c<N>_msgs_per_s lines, one per concurrency (doc/performance.md).
+Prints deliver_c<N>_msgs_per_s lines, one per concurrency (doc/performance.md).  As
+root each run has a fresh journaled ext4 of its own, as in postfix.py (bench_fs=loop-ext4;
+TERN_BENCH_FS=tmp keeps the temp dir, where each run pays for the last one's deletions).
 usage: deliver.py BINDIR [N [CONCURRENCY...]]   (default 3000 messages, 10 20 30)"""
 import os, shutil, subprocess, sys, tempfile, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, wait_port, stop_all
+from benchlib import free_port, wait_port, stop_all, loop_fs, unmount
 
 binp = os.path.abspath(sys.argv[1])
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 3000
@@ -15,6 +17,9 @@ concs = [int(c) for c in sys.argv[3:]] or [10, 20, 30]
 WAIT = 300		# seconds any one phase may take
 here = os.path.dirname(os.path.abspath(__file__))
 tmp = tempfile.mkdtemp(prefix="tern-bench-deliver.")
+os.chmod(tmp, 0o755)
+FS = os.environ.get("TERN_BENCH_FS", "loop" if os.getuid() == 0 else "tmp")
+mounts = []
 
 
 def count(d):
@@ -22,7 +27,16 @@ def count(d):
 
 
 def run(conc):
-    home = os.path.join(tmp, "c%d" % conc)
+    global FS
+    base = tmp
+    if FS == "loop":
+        mnt, why = loop_fs(tmp, "c%d.%d" % (conc, len(mounts)), mounts)
+        if mnt:
+            base = mnt
+        else:
+            print("# no loop file system (%s): using %s" % (why, tmp), flush=True)
+            FS = "tmp"
+    home = os.path.join(base, "c%d" % conc)
     env = dict(os.environ, TERN_HOME=home, PATH=binp + ":" + os.environ["PATH"])
     subprocess.run([binp + "/tern-run", "-i", "-d", home], env=env, check=True, stdout=subprocess.DEVNULL)
     os.makedirs(home + "/log", exist_ok=True)
@@ -64,6 +78,10 @@ try:
     loadgen = os.path.join(tmp, "loadgen")
     subprocess.run(["gcc", "-O2", "-pthread", "-o", loadgen, os.path.join(here, "loadgen.c")], check=True)
     for c in concs:
-        print("deliver_c%d_msgs_per_s=%.1f" % (c, run(c)), flush=True)
+        rate = run(c)
+        print("deliver_c%d_msgs_per_s=%.1f" % (c, rate), flush=True)
+    print("deliver_bench_fs=%s" % ("loop-ext4" if FS == "loop" else "tmp"))
 finally:
+    for msg in unmount(mounts):
+        print("# " + msg)
     shutil.rmtree(tmp, ignore_errors=True)

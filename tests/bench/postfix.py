@@ -51,7 +51,7 @@ started (tern's figures are printed anyway).  TERN_BENCH_KEEP=1 keeps the temp d
 usage: postfix.py BINDIR   (as root for Postfix)"""
 import os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, threading, time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import free_port, wait_port
+from benchlib import free_port, wait_port, loop_fs, unmount
 
 binp = os.path.abspath(sys.argv[1])
 here = os.path.dirname(os.path.abspath(__file__))
@@ -230,55 +230,21 @@ FS = os.environ.get("TERN_BENCH_FS", "loop" if root else "tmp")
 mounts = []		# (mount point, loop device)
 
 
-def loop_fs(name):
-    """A fresh file system for name, mounted under tmp; its path, or None (and FS = tmp)."""
-    global FS
-    img, mnt = os.path.join(tmp, name + ".img"), os.path.join(tmp, name + "-fs")
-    try:
-        os.makedirs(mnt)
-        with open(img, "wb") as f:
-            f.truncate(4 << 30)
-        run = lambda *a: subprocess.run(a, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
-        run("mkfs.ext4", "-q", "-F", img)
-        try:
-            dev = run("losetup", "-f", "--show", "--direct-io=on", img).stdout.decode().strip()
-        except subprocess.CalledProcessError:
-            dev = run("losetup", "-f", "--show", img).stdout.decode().strip()
-        try:
-            run("mount", dev, mnt)
-        except subprocess.CalledProcessError:
-            run("losetup", "-d", dev)
-            raise
-        mounts.append((mnt, dev))
-        os.chmod(mnt, 0o755)
-        return mnt
-    except (OSError, subprocess.SubprocessError) as e:
-        err = getattr(e, "stderr", b"") or b""
-        log("no loop file system (%s %s): using %s" % (type(e).__name__, err.decode()[:100].strip(), tmp))
-        FS = "tmp"
-        return None
-
-
 def fs_for(name):
-    """The directory that holds name's files (see FS)."""
-    return (FS == "loop" and loop_fs(name)) or tmp
+    """The directory that holds name's files (see FS): a fresh loop file system, or tmp."""
+    global FS
+    if FS == "loop":
+        mnt, why = loop_fs(tmp, name, mounts)
+        if mnt:
+            return mnt
+        log("no loop file system (%s): using %s" % (why, tmp))
+        FS = "tmp"
+    return tmp
 
 
 def unmount_all():
-    """Detaches what loop_fs attached; a mount still busy (a server's last process on its
-    way out) gets three tries a second apart, then a lazy unmount."""
-    for mnt, dev in reversed(mounts):
-        for t in range(4):
-            cmd = ["umount", mnt] if t < 3 else ["umount", "-l", mnt]
-            r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-            if r.returncode == 0:
-                break
-            time.sleep(1)
-        else:
-            log("umount %s: %s" % (mnt, r.stderr.decode().strip()[:200]))
-        r = subprocess.run(["losetup", "-d", dev], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60)
-        if r.returncode != 0:
-            log("losetup -d %s: %s" % (dev, r.stderr.decode().strip()[:200]))
+    for msg in unmount(mounts):
+        log(msg)
 
 
 SETTLE = float(os.environ.get("TERN_BENCH_SETTLE", "0" if os.environ.get("TERN_BENCH_QUICK")
