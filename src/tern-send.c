@@ -1271,7 +1271,14 @@ static void handle_trigger(int fd, time_t now)
 	}
 	/* Lines never straddle the pipe's pages, so a full pipe can hold a line less per
 	 * page than its size: half of it read at once is the sign. */
-	if (total >= (size_t)cap / 2) scan_queue();
+	if (total >= (size_t)cap / 2) {
+		struct qlog l;
+		qlog_start(&l);
+		qlog_kv(&l, "event", "trigger-full");
+		qlog_kvu(&l, "bytes", total);
+		qlog_emit(&l);
+		scan_queue();
+	}
 }
 
 static int lock_queue(void)

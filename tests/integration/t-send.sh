@@ -184,6 +184,7 @@ finally:
     os.close(fd)
 PY
 check "trigger FIFO overflowed: all 250 delivered within 20 s" t_wait_count 20 "$DEMO" $((n + 250))
+check "  ... and logged as event=trigger-full" grep -q 'prog=tern-send event=trigger-full bytes=[0-9]' "$TERN_HOME/log/send.log"
 
 "$T_BIN/tern-send" 2>"$TERN_HOME/err2"
 is "a second tern-send refuses: 111" $? 111
