@@ -398,8 +398,8 @@ static void cmd_rcpt(char *arg, size_t len)
 /* ---- the message: to the queue program ---- */
 
 static struct {
-	pid_t pid;		/* the queue program; 0 when it is a fork server's child */
-	unsigned long zid;	/* that child's request id; 0 when none */
+	pid_t pid;		/* the queue program; 0 when the session server has the message */
+	unsigned long zid;	/* then the message's request id; 0 when none */
 	int m, e;		/* message and envelope pipes' write ends, -1 when closed */
 	int werr;		/* a write failed: the queue program went away */
 	unsigned long long size;
@@ -438,9 +438,10 @@ static const char *proto(void)
 	return p;
 }
 
-/* From a session's second message on, tern-queue runs as a fork server's child
- * (tern-queue -z, zfork.h): one exec for the session instead of one per message.  A
- * $TERN_QUEUE filter is exec'd per message, as its protocol says. */
+/* From a session's second message on, tern-queue is its session server (tern-queue -z,
+ * zfork.h), which queues one message after another in its own process: one exec for the
+ * session instead of one per message.  A $TERN_QUEUE filter is exec'd per message, as
+ * its protocol says. */
 static struct zfork zq = { -1, 0 };
 static int zq_off;		/* the fork server failed: exec from now on */
 
@@ -449,8 +450,7 @@ static int q_start_forked(const char *path, const char *tsid)
 	if (zq_off) return -1;
 	if (zq.fd < 0 && zfork_start(&zq, path, "tern-queue", 0) != 0) { zq_off = 1; return -1; }
 	int mp[2], ep[2];
-	if (pipe2(mp, O_CLOEXEC) != 0) return -1;
-	if (pipe2(ep, O_CLOEXEC) != 0) { close(mp[0]); close(mp[1]); return -1; }
+	if (qprog_pipes(mp, ep) != 0) return -1;
 	const char *f[1] = { tsid };
 	if (zfork_send(&zq, tx.msgs + 1, f, 1, mp[0], ep[0]) != 0) {
 		close(mp[0]); close(mp[1]); close(ep[0]); close(ep[1]);
@@ -467,8 +467,8 @@ static int q_start_forked(const char *path, const char *tsid)
 	return 0;
 }
 
-/* The fork server's answer for request id: the child's exit code, or -1 (the server
- * is gone: then exec from now on). */
+/* The session server's answer for request id: the queue program's exit code for that
+ * message, or -1 (the server is gone: then exec from now on). */
 static int q_wait_forked(unsigned long id)
 {
 	for (;;) {

@@ -22,11 +22,17 @@ int qprog_path(char *out, size_t n, int filters)
 	return -1;
 }
 
+int qprog_pipes(int mp[2], int ep[2])
+{
+	if (pipe2(mp, O_CLOEXEC) != 0) return -1;
+	if (pipe2(ep, O_CLOEXEC) != 0) { int e = errno; close(mp[0]); close(mp[1]); errno = e; return -1; }
+	return 0;
+}
+
 int qprog_start(struct qprog *q, const char *path)
 {
 	int mp[2], ep[2];
-	if (pipe2(mp, O_CLOEXEC) != 0) return -1;
-	if (pipe2(ep, O_CLOEXEC) != 0) { int e = errno; close(mp[0]); close(mp[1]); errno = e; return -1; }
+	if (qprog_pipes(mp, ep) != 0) return -1;
 	char *argv[] = { (char *)path, 0 };
 	int fds[3] = { mp[0], ep[0], -1 };
 	q->pid = tern_spawn(path, argv, 0, fds);

@@ -14,6 +14,9 @@ struct qprog {
  * are allowed and this program does not run set-uid or set-gid, else tern-queue beside
  * this program.  0, or -1 with errno ENAMETOOLONG. */
 int qprog_path(char *out, size_t n, int filters);
+/* The message pipe mp and the envelope pipe ep (close-on-exec), the queue program's fds
+ * 0 and 1 at their read ends.  0, or -1 with errno and nothing open. */
+int qprog_pipes(int mp[2], int ep[2]);
 /* Starts path with pipes on its fds 0 and 1.  0, or -1 with errno and nothing open. */
 int qprog_start(struct qprog *q, const char *path);
 
