@@ -137,4 +137,30 @@ except subprocess.TimeoutExpired:
 PY
 check "queue server: each failure logged as one fatal line" sh -c '[ "$(grep -c "^tern-queue: fatal: " "$1")" -eq 3 ]' sh "$TERN_HOME/zq.err"
 check "queue server: the good messages logged with their session ids" sh -c 'grep -q "sid=s1.1 " "$1" && grep -q "sid=s1.5 " "$1"' sh "$TERN_HOME/zq.err"
+
+# A message that never ends (control/timeoutqueue 1 s): the whole server ends with 52,
+# as an exec'd tern-queue would, and leaves no file in queue/tmp.
+echo 1 >"$TERN_HOME/control/timeoutqueue"
+python3 - "$T_BIN/tern-queue" "$TERN_HOME" <<'PY'
+import os, socket, subprocess, sys
+binp, home = sys.argv[1:3]
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+p = subprocess.Popen([binp, "-z"], stdin=b, stderr=open(home + "/zqt.err", "wb"))
+b.close()
+mr, mw = os.pipe()
+er, ew = os.pipe()
+socket.send_fds(a, [b"L1\0s2.1\0"], [mr, er])
+os.close(mr); os.close(er)
+os.write(mw, b"Subject: never ends\n\n")
+try:
+    rc = p.wait(10)
+except subprocess.TimeoutExpired:
+    p.kill(); p.wait(); rc = "still running after 10 s"
+print(("ok" if rc == 52 else "not ok") + " - queue server: a message that never ends: exit 52 (got %s)" % rc)
+tmp = os.listdir(home + "/queue/tmp")
+print(("ok" if not tmp else "not ok") + " - queue server: the timed-out message left nothing in queue/tmp (%s)" % tmp)
+os.close(mw); os.close(ew); a.close()
+PY
+rm -f "$TERN_HOME/control/timeoutqueue"
+check "queue server: the timeout logged" grep -q "timeout reading message or envelope" "$TERN_HOME/zqt.err"
 t_done
