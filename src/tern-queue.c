@@ -32,7 +32,7 @@
 #define EX_MESSDIR 64
 #define EX_BUG 81
 
-static char tmppath[4096];	/* the file in queue/tmp while it is ours to remove */
+static char tmppath[4096];	/* the file in queue/tmp or queue/mess while it is ours to remove */
 static int qfd = -1;		/* and its descriptor */
 static jmp_buf *back;		/* tern-queue -z: where a failed message returns to */
 
@@ -166,11 +166,14 @@ static int queue_main(int in, int out, const char *sid)
 			  q.qid, q.uid, date);
 	size_t fill = (size_t)rl;
 	q.msglen = 0;
-	/* Header placeholder; the real one is written once the offsets are known. */
+	/* Header placeholder; the real one is written once the offsets and the sum are known. */
 	write_all(fd, hdr, sizeof hdr);
+	struct qsum sum;
+	qsum_init(&sum);
 	for (;;) {
 		if (fill == sizeof buf) {
 			write_all(fd, buf, fill);
+			qsum_add(&sum, buf, fill);
 			q.msglen += fill;
 			fill = 0;
 		}
@@ -185,6 +188,7 @@ static int queue_main(int in, int out, const char *sid)
 			fail(EX_REFUSED, "message too big (5.3.4): over control/databytes");
 	}
 	write_all(fd, buf, fill);
+	qsum_add(&sum, buf, fill);
 	q.msglen += fill;
 
 	static stralloc env;	/* static: still reachable at exit, as intended */
@@ -200,6 +204,8 @@ static int queue_main(int in, int out, const char *sid)
 	q.envlen = env.len;
 	q.stateoff = q.envoff + q.envlen;
 	write_all(fd, env.s, env.len);
+	qsum_add(&sum, env.s, env.len);
+	q.sum = qsum_end(&sum);
 	for (size_t i = 0; i < q.nrcpt; i += sizeof buf) {
 		size_t n = q.nrcpt - i < sizeof buf ? q.nrcpt - i : sizeof buf;
 		memset(buf, QS_PENDING, n);
@@ -208,17 +214,22 @@ static int queue_main(int in, int out, const char *sid)
 	write_all(fd, "\n", 1);
 	qfile_header(hdr, &q);
 	if (pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) fail_sys(EX_WRITE, "writing the queue file header");
-	if (fdatasync(fd) != 0) fail_sys(EX_WRITE, "fsync of the queue file");
-	qfd = -1;
-	if (close(fd) != 0) fail_sys(EX_WRITE, "closing the queue file");
 
-	/* link, not rename: an existing id is never overwritten. */
+	/* Published before it is synced, so that one journal commit carries the data and both
+	 * directory entries (ext4: the directory's fsync then finds nothing left to commit).
+	 * Until the fsyncs return, the file is ours to remove on failure; a crash in between
+	 * can leave it incomplete in queue/mess, where the header's sum gives it away to
+	 * tern-send (doc/queue.md).  link, not rename: an existing id is never overwritten. */
 	char messpath[4096];
 	if (qfile_path(messpath, sizeof messpath, "mess", q.qid) < 0) fail(EX_BUG, "bad queue id");
 	if (link(tmppath, messpath) != 0) fail_sys(EX_MESSDIR, "publishing into queue/mess");
 	unlink(tmppath);
-	*tmppath = 0;
+	memcpy(tmppath, messpath, strlen(messpath) + 1);
+	if (fdatasync(fd) != 0) fail_sys(EX_WRITE, "fsync of the queue file");
+	qfd = -1;
+	if (close(fd) != 0) fail_sys(EX_WRITE, "closing the queue file");
 	fsync_dir("queue/mess");
+	*tmppath = 0;
 	trigger(q.qid);
 	log_sid(&q, sid);
 	return 0;

@@ -283,10 +283,34 @@ static void add(const char *qid)
 
 /* ---- rounds ---- */
 
+/* A file in queue/mess that is not whole: what a crash leaves when it comes between
+ * tern-queue's link and its fsync (a message never acknowledged), or a damaged disk.  It
+ * goes to queue/corrupt, for the administrator to look at, as in Postfix. */
+static void quarantine(struct msg *m, const char *why, time_t now)
+{
+	char from[4096], to[4096];
+	if (qfile_path(from, sizeof from, "mess", m->qid) == 0 && qfile_path(to, sizeof to, "corrupt", m->qid) == 0) {
+		char *slash = strrchr(to, '/');
+		*slash = 0;
+		if (mkdir(to, 0700) != 0 && errno != EEXIST) tern_warn_sys("mkdir ", to);
+		*slash = '/';
+		if (rename(from, to) == 0) {
+			log_msg("corrupt", m, "reason", why);
+			forget(m);
+			return;
+		}
+		tern_warn_sys("moving to queue/corrupt: ", m->qid);
+	}
+	log_msg("unreadable", m, "error", why);
+	m->wake = now + 3600;
+	heap_push(m->wake, m);
+}
+
 static void round_begin(struct msg *m, time_t now)
 {
 	if (qfile_open(&m->q, m->qid, 1) != 0) {
 		if (errno == ENOENT) { log_msg("removed", m, 0, 0); forget(m); return; }
+		if (errno == EBADMSG) { quarantine(m, "header unreadable or file shorter than it says", now); return; }
 		log_msg("unreadable", m, "error", strerror(errno));
 		m->wake = now + 3600;
 		heap_push(m->wake, m);
@@ -299,6 +323,16 @@ static void round_begin(struct msg *m, time_t now)
 		qfile_close(&m->q);
 		if (gone) { log_msg("removed", m, 0, 0); forget(m); return; }
 		m->wake = now + 1;
+		heap_push(m->wake, m);
+		return;
+	}
+	/* Checked once, when this process first meets the message. */
+	if (!m->info && qfile_verify(&m->q) != 0) {
+		int e = errno;
+		qfile_close(&m->q);
+		if (e == EBADMSG) { quarantine(m, "message and envelope do not match the header's sum", now); return; }
+		log_msg("unreadable", m, "error", strerror(e));
+		m->wake = now + 3600;
 		heap_push(m->wake, m);
 		return;
 	}

@@ -31,10 +31,11 @@ void qid_make(char out[QID_MAX], time_t sec, long usec, unsigned long long ino)
 void qfile_header(char out[QF_HDRLEN], const struct qfile *q)
 {
 	memset(out, ' ', QF_HDRLEN);
-	int n = snprintf(out, QF_HDRLEN, "TQ1 %llu %llu %llu %llu %llu %zu %lld %lu",
+	int n = snprintf(out, QF_HDRLEN, "TQ1 %llu %llu %llu %llu %llu %zu %lld %lu %016llx",
 			 (unsigned long long)q->msgoff, (unsigned long long)q->msglen,
 			 (unsigned long long)q->envoff, (unsigned long long)q->envlen,
-			 (unsigned long long)q->stateoff, q->nrcpt, (long long)q->ctime, q->uid);
+			 (unsigned long long)q->stateoff, q->nrcpt, (long long)q->ctime, q->uid,
+			 (unsigned long long)q->sum);
 	if (n > 0 && n < QF_HDRLEN) out[n] = ' ';
 	out[QF_HDRLEN - 1] = '\n';
 }
@@ -65,12 +66,74 @@ int qfile_parse_header(struct qfile *q, const char *h)
 		p = end;
 		while (*p == ' ') p++;
 	}
+	/* The sum: 16 hex digits; a header from before it has none. */
+	q->hassum = 0;
+	q->sum = 0;
+	if (*p != '\n') {
+		int i = 0;
+		for (; i < 16; i++) {
+			int d = p[i] >= '0' && p[i] <= '9' ? p[i] - '0' : p[i] >= 'a' && p[i] <= 'f' ? p[i] - 'a' + 10 : -1;
+			if (d < 0) return -1;
+			q->sum = q->sum << 4 | (uint64_t)d;
+		}
+		if (p[i] != ' ' && p[i] != '\n') return -1;
+		q->hassum = 1;
+	}
 	q->msgoff = v[0]; q->msglen = v[1]; q->envoff = v[2]; q->envlen = v[3];
 	q->stateoff = v[4]; q->nrcpt = (size_t)v[5]; q->ctime = (time_t)v[6]; q->uid = (unsigned long)v[7];
 	if (q->msgoff != QF_HDRLEN || q->envoff != q->msgoff + q->msglen ||
 	    q->stateoff != q->envoff + q->envlen || q->envlen > QF_MAXENV || q->nrcpt == 0 ||
 	    q->nrcpt > q->envlen) return -1;
 	return 0;
+}
+
+void qsum_init(struct qsum *s)
+{
+	memset(s, 0, sizeof *s);
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+void qsum_add(struct qsum *s, const void *v, size_t n)
+{
+	const unsigned char *p = v;
+	while (s->npart && n) {
+		s->part[s->npart++] = *p++;
+		n--;
+		if (s->npart == 8) {
+			s->a += le64(s->part);
+			s->b += s->a;
+			s->npart = 0;
+		}
+	}
+	uint64_t a = s->a, b = s->b;
+	for (; n >= 8; p += 8, n -= 8) {
+		a += le64(p);
+		b += a;
+	}
+	s->a = a;
+	s->b = b;
+	memcpy(s->part, p, n);
+	s->npart += n;
+}
+
+uint64_t qsum_end(struct qsum *s)
+{
+	if (s->npart) {
+		memset(s->part + s->npart, 0, 8 - s->npart);
+		s->a += le64(s->part);
+		s->b += s->a;
+		s->npart = 0;
+	}
+	return s->a ^ (s->b * 0x9e3779b97f4a7c15ULL);
 }
 
 static int pread_all(int fd, void *buf, size_t n, off_t off)
@@ -96,8 +159,8 @@ int qfile_open(struct qfile *q, const char *qid, int rw)
 	if (q->fd < 0) return -1;
 	struct stat st;
 	if (fstat(q->fd, &st) != 0) goto fail;
-	if (pread_all(q->fd, hdr, QF_HDRLEN, 0) < 0 || qfile_parse_header(q, hdr) < 0) goto bad;
-	if ((uint64_t)st.st_size < q->stateoff + q->nrcpt + 1) goto bad;
+	if (pread_all(q->fd, hdr, QF_HDRLEN, 0) < 0 || qfile_parse_header(q, hdr) < 0) goto damaged;
+	if ((uint64_t)st.st_size < q->stateoff + q->nrcpt + 1) goto damaged;
 	if (!stralloc_ready(&q->env, q->envlen + 1)) { errno = ENOMEM; goto fail; }
 	if (pread_all(q->fd, q->env.s, q->envlen, (off_t)q->envoff) < 0) goto bad;
 	q->env.len = q->envlen;
@@ -116,6 +179,9 @@ int qfile_open(struct qfile *q, const char *qid, int rw)
 		q->rcpt[i] = env_next_rcpt_dsn(q->env.s, q->env.len, &pos, &q->notify[i], &q->orcpt[i]);
 	env_dsn(q->env.s, q->env.len, &q->dsn);
 	return 0;
+damaged:
+	errno = EBADMSG;
+	goto fail;
 bad:
 	errno = EINVAL;
 fail:;
@@ -123,6 +189,25 @@ fail:;
 	qfile_close(q);
 	errno = e;
 	return -1;
+}
+
+int qfile_verify(const struct qfile *q)
+{
+	if (!q->hassum) return 0;
+	static char buf[65536];
+	struct qsum s;
+	qsum_init(&s);
+	for (uint64_t off = q->msgoff; off < q->stateoff;) {
+		size_t n = q->stateoff - off < sizeof buf ? (size_t)(q->stateoff - off) : sizeof buf;
+		if (pread_all(q->fd, buf, n, (off_t)off) < 0) {
+			if (errno == EINVAL) errno = EBADMSG;	/* shorter than it says */
+			return -1;
+		}
+		qsum_add(&s, buf, n);
+		off += n;
+	}
+	if (qsum_end(&s) != q->sum) { errno = EBADMSG; return -1; }
+	return 0;
 }
 
 void qfile_close(struct qfile *q)

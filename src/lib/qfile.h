@@ -1,5 +1,5 @@
 /* qfile: one queued message = one file, queue/mess/<qid>  (doc/queue.md):
- *   a 128-byte text header  "TQ1 msgoff msglen envoff envlen stateoff nrcpt ctime uid\n"
+ *   a 128-byte text header  "TQ1 msgoff msglen envoff envlen stateoff nrcpt ctime uid sum\n"
  *   the message (LF line ends, starting with tern-queue's Received: line)
  *   the envelope, exactly as the qmail-queue protocol delivered it
  *   one state byte per recipient, then '\n'.
@@ -29,6 +29,8 @@ struct qfile {
 	size_t nrcpt;
 	time_t ctime;
 	unsigned long uid;
+	uint64_t sum;		/* qsum of the bytes from msgoff to stateoff */
+	int hassum;		/* 0 for files written before the sum existed */
 	stralloc env;		/* the envelope bytes */
 	char *state;		/* nrcpt state bytes (in memory copy) */
 	const char **rcpt;	/* nrcpt pointers into env */
@@ -47,9 +49,22 @@ int qfile_parse_header(struct qfile *q, const char *hdr);
 /* Header text for the given fields into out[QF_HDRLEN]. */
 void qfile_header(char out[QF_HDRLEN], const struct qfile *q);
 
+/* qsum: what the header's sum field holds, a Fletcher-style sum over 8-byte words
+ * (little-endian, the last one zero-padded) of message and envelope.  It tells a file a
+ * crash left with holes or stale blocks (tern-queue links before it syncs) from a whole
+ * one; it is no defence against anyone who can write the queue. */
+struct qsum { uint64_t a, b; unsigned char part[8]; size_t npart; };
+void qsum_init(struct qsum *s);
+void qsum_add(struct qsum *s, const void *p, size_t n);
+uint64_t qsum_end(struct qsum *s);
+
 /* Opens queue/mess/<qid> (read-write if rw) and loads header, envelope and states.
- * Returns 0, or -1 with errno (ENOENT gone, EINVAL malformed). */
+ * Returns 0, or -1 with errno (ENOENT gone, EBADMSG header unreadable or the file
+ * shorter than it says: a crash's leftover; EINVAL envelope malformed). */
 int qfile_open(struct qfile *q, const char *qid, int rw);
+/* Reads message and envelope of an open q and checks them against the header's sum
+ * (a file without one passes).  0, or -1 with errno (EBADMSG: they differ). */
+int qfile_verify(const struct qfile *q);
 void qfile_close(struct qfile *q);
 /* Sets recipient i's state byte, in memory and on disk (not synced). 0 or -1. */
 int qfile_setstate(struct qfile *q, size_t i, char st);

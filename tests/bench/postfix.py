@@ -39,9 +39,9 @@ Workloads (each for tern, then for Postfix, each bounded in time):
   sync_floor_postfix_ms        median of 50 of the disk work each design does in series
                                before a message is in new/, on the same file system.  tern
                                (invariant 1: queue, then Maildir): create, write 2 KiB,
-                               fdatasync, link into another directory, unlink, fsync that
-                               directory; then the same up to the link (new/ is synced after
-                               the file is visible).  Postfix (twice: cleanup, then
+                               link into another directory, unlink, fdatasync, fsync that
+                               directory (doc/queue.md); then create, write, fdatasync, link
+                               (new/ is synced after the file is visible).  Postfix (twice: cleanup, then
                                virtual): create, write 2 KiB, fsync, rename; no directory
                                fsync.
 Output: name=value lines tern_*, postfix_*, ratio_* (tern/postfix for rates; postfix/tern for
@@ -603,12 +603,15 @@ def sync_floor():
         t, m = "%s/a/%d.%d" % (d, i, k), "%s/b/%d.%d" % (d, i, k)
         fd = os.open(t, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.write(fd, data)
+        if k:	# the Maildir: the file synced, then linked; new/ is synced after it is visible
+            os.fdatasync(fd)
+            os.close(fd)
+            os.link(t, m)
+            return
+        os.link(t, m)	# the queue: linked, then the file and the directory synced
+        os.unlink(t)
         os.fdatasync(fd)
         os.close(fd)
-        os.link(t, m)
-        if k:
-            return	# the Maildir's file is in new/ now; its directory sync comes after
-        os.unlink(t)
         dfd = os.open(d + "/b", os.O_RDONLY | os.O_DIRECTORY)
         os.fsync(dfd)
         os.close(dfd)

@@ -186,6 +186,40 @@ PY
 check "trigger FIFO overflowed: all 250 delivered within 20 s" t_wait_count 20 "$DEMO" $((n + 250))
 check "  ... and logged as event=trigger-full" grep -q 'prog=tern-send event=trigger-full bytes=[0-9]' "$TERN_HOME/log/send.log"
 
+# What a power loss between tern-queue's link and its fsync can leave in queue/mess (the
+# message was never acknowledged): a block of zeros, a short file, the placeholder header,
+# an empty file.  tern-send moves each to queue/corrupt with a log line and delivers none;
+# a whole message queued beside them is delivered.
+t_stop_send
+n=$(t_count "$DEMO")
+mess=$TERN_HOME/queue/mess
+for i in 1 2 3 4 5; do
+	python3 -c "import sys; sys.stdout.write('Subject: torn $i\n\n' + 'line of the body\n' * 1500)" |
+		$QI torn@example.test demo@example.test || fail "queueing torn $i"
+done
+set -- $(ls "$mess")
+python3 - "$mess/$1" "$mess/$2" "$mess/$3" "$mess/$4" <<'PY'
+import os, sys
+zero, short, blank, empty = sys.argv[1:5]
+with open(zero, "r+b") as f:
+    f.seek(8192); f.write(bytes(4096))
+os.truncate(short, os.path.getsize(short) - 100)
+with open(blank, "r+b") as f:
+    f.write(b" " * 127 + b"\n")
+os.truncate(empty, 0)
+PY
+good=$5
+t_start_send || fail "tern-send restarted"
+check "the whole one beside them is delivered" t_wait_count 10 "$DEMO" $((n + 1))
+check "  ... and it was the one left whole" grep -q "qid=$good event=delivered" "$log"
+is "four torn files moved to queue/corrupt" "$(ls "$TERN_HOME/queue/corrupt" | wc -l)" 4
+check "  ... queue/mess is empty" t_wait 5 qempty
+is "  ... each logged as event=corrupt" "$(grep -c 'event=corrupt reason=' "$log")" 4
+check "  ... a short file's reason" grep -q "qid=$2 event=corrupt reason=\"header unreadable or file shorter than it says\"" "$log"
+check "  ... a block of zeros' reason" grep -q "qid=$1 event=corrupt reason=\"message and envelope do not match the header's sum\"" "$log"
+is "  ... none of them delivered" "$(grep -l 'Subject: torn' "$DEMO"/new/* | wc -l)" 1
+check "  ... tern-qstat counts them" sh -c "'$T_BIN/tern-qstat' | grep -q ' corrupt_files=4 tern_send=running'"
+
 "$T_BIN/tern-send" 2>"$TERN_HOME/err2"
 is "a second tern-send refuses: 111" $? 111
 check "and says why" grep -q 'another tern-send is running' "$TERN_HOME/err2"

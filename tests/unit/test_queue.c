@@ -26,6 +26,11 @@ static void write_q(const char *qid, const char *msg, const char *env, size_t en
 	q.msgoff = QF_HDRLEN; q.msglen = strlen(msg);
 	q.envoff = q.msgoff + q.msglen; q.envlen = envlen;
 	q.stateoff = q.envoff + envlen; q.nrcpt = nrcpt; q.ctime = 1000; q.uid = 7;
+	struct qsum sum;
+	qsum_init(&sum);
+	qsum_add(&sum, msg, strlen(msg));
+	qsum_add(&sum, env, envlen);
+	q.sum = qsum_end(&sum);
 	char hdr[QF_HDRLEN], path[512];
 	qfile_header(hdr, &q);
 	ck_assert_int_eq(qfile_path(path, sizeof path, "mess", qid), 0);
@@ -92,12 +97,122 @@ START_TEST(malformed)
 	ck_assert_int_eq(qfile_path(path, sizeof path, "mess", "abc3"), 0);
 	ck_assert_int_eq(truncate(path, 140), 0);
 	ck_assert_int_eq(qfile_open(&q, "abc3", 0), -1);
-	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(errno, EBADMSG);
 	/* garbage header */
 	FILE *f = fopen(path, "w");
 	fputs("TQ1 12 x", f);
 	fclose(f);
 	ck_assert_int_eq(qfile_open(&q, "abc3", 0), -1);
+	ck_assert_int_eq(errno, EBADMSG);
+	/* a placeholder header (spaces): the file as it is before tern-queue's last pwrite */
+	f = fopen(path, "w");
+	for (int i = 0; i < 300; i++) fputc(i < QF_HDRLEN - 1 ? ' ' : 'x', f);
+	fclose(f);
+	ck_assert_int_eq(qfile_open(&q, "abc3", 0), -1);
+	ck_assert_int_eq(errno, EBADMSG);
+}
+END_TEST
+
+/* The sum does not depend on how the bytes are cut into calls. */
+START_TEST(sum_pieces)
+{
+	char data[5000];
+	for (size_t i = 0; i < sizeof data; i++) data[i] = (char)(i * 7 + i / 13);
+	struct qsum s;
+	qsum_init(&s);
+	qsum_add(&s, data, sizeof data);
+	uint64_t whole = qsum_end(&s);
+	for (size_t cut = 0; cut < 40; cut++) {
+		qsum_init(&s);
+		size_t pos = 0, step = cut % 11 + 1;
+		while (pos < sizeof data) {
+			size_t n = sizeof data - pos < step ? sizeof data - pos : step;
+			qsum_add(&s, data + pos, n);
+			pos += n;
+			step = step * 3 % 17 + 1;
+		}
+		ck_assert_uint_eq(qsum_end(&s), whole);
+	}
+	/* A block of zeros, two swapped words, one changed byte: each changes the sum. */
+	char d2[sizeof data];
+	memcpy(d2, data, sizeof d2);
+	memset(d2 + 4096, 0, 512);
+	qsum_init(&s);
+	qsum_add(&s, d2, sizeof d2);
+	ck_assert_uint_ne(qsum_end(&s), whole);
+	memcpy(d2, data, sizeof d2);
+	memcpy(d2 + 8, data + 16, 8);
+	memcpy(d2 + 16, data + 8, 8);
+	qsum_init(&s);
+	qsum_add(&s, d2, sizeof d2);
+	ck_assert_uint_ne(qsum_end(&s), whole);
+	memcpy(d2, data, sizeof d2);
+	d2[sizeof d2 - 1] ^= 1;
+	qsum_init(&s);
+	qsum_add(&s, d2, sizeof d2);
+	ck_assert_uint_ne(qsum_end(&s), whole);
+}
+END_TEST
+
+/* What a crash between tern-queue's link and its fsync can leave: every kind fails
+ * qfile_open or qfile_verify; a whole file and one from before the sum pass. */
+START_TEST(verify)
+{
+	char msg[20000], path[512];
+	for (size_t i = 0; i < sizeof msg - 1; i++) msg[i] = "abcdefghij\n"[i % 11];
+	msg[sizeof msg - 1] = 0;
+	write_q("abc6", msg, "Fs@x\0Ta@y\0", 11, 1);
+	struct qfile q;
+	ck_assert_int_eq(qfile_open(&q, "abc6", 0), 0);
+	ck_assert_int_eq(q.hassum, 1);
+	ck_assert_int_eq(qfile_verify(&q), 0);
+	qfile_close(&q);
+	ck_assert_int_eq(qfile_path(path, sizeof path, "mess", "abc6"), 0);
+	/* a block in the middle reads as zeros (an extent whose write never finished) */
+	int fd = open(path, O_RDWR);
+	char z[4096] = {0};
+	ck_assert_int_eq(pwrite(fd, z, sizeof z, 8192), (ssize_t)sizeof z);
+	close(fd);
+	ck_assert_int_eq(qfile_open(&q, "abc6", 0), 0);
+	ck_assert_int_eq(qfile_verify(&q), -1);
+	ck_assert_int_eq(errno, EBADMSG);
+	qfile_close(&q);
+	/* the envelope covered too: a recipient's byte changed, still a valid envelope */
+	write_q("abc6", msg, "Fs@x\0Ta@y\0", 11, 1);
+	fd = open(path, O_RDWR);
+	ck_assert_int_eq(pwrite(fd, "b", 1, QF_HDRLEN + (off_t)strlen(msg) + 6), 1);
+	close(fd);
+	ck_assert_int_eq(qfile_open(&q, "abc6", 0), 0);
+	ck_assert_int_eq(qfile_verify(&q), -1);
+	ck_assert_int_eq(errno, EBADMSG);
+	qfile_close(&q);
+	/* a header from before the sum: nothing to check against, it passes */
+	write_q("abc6", msg, "Fs@x\0Ta@y\0", 11, 1);
+	fd = open(path, O_RDWR);
+	char hdr[QF_HDRLEN + 1] = {0};
+	ck_assert_int_eq(pread(fd, hdr, QF_HDRLEN, 0), QF_HDRLEN);
+	/* blank out the 17 characters of " sum" after the uid */
+	char *uid = strstr(hdr, " 1000 7 ");
+	ck_assert_ptr_nonnull(uid);
+	memset(uid + 7, ' ', 17);
+	ck_assert_int_eq(pwrite(fd, hdr, QF_HDRLEN, 0), QF_HDRLEN);
+	ck_assert_int_eq(pwrite(fd, z, 100, 1000), 100);
+	close(fd);
+	ck_assert_int_eq(qfile_open(&q, "abc6", 0), 0);
+	ck_assert_int_eq(q.hassum, 0);
+	ck_assert_int_eq(qfile_verify(&q), 0);
+	qfile_close(&q);
+	/* a sum that is not 16 hex digits makes the header unreadable */
+	write_q("abc6", msg, "Fs@x\0Ta@y\0", 11, 1);
+	fd = open(path, O_RDWR);
+	ck_assert_int_eq(pread(fd, hdr, QF_HDRLEN, 0), QF_HDRLEN);
+	uid = strstr(hdr, " 1000 7 ");
+	ck_assert_ptr_nonnull(uid);
+	uid[10] = 'g';
+	ck_assert_int_eq(pwrite(fd, hdr, QF_HDRLEN, 0), QF_HDRLEN);
+	close(fd);
+	ck_assert_int_eq(qfile_open(&q, "abc6", 0), -1);
+	ck_assert_int_eq(errno, EBADMSG);
 }
 END_TEST
 
@@ -130,6 +245,8 @@ int main(void)
 	tcase_add_test(tc, ids);
 	tcase_add_test(tc, roundtrip);
 	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, sum_pieces);
+	tcase_add_test(tc, verify);
 	tcase_add_test(tc, notes);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
