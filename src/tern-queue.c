@@ -216,19 +216,23 @@ static int queue_main(int in, int out, const char *sid)
 	if (pwrite(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr) fail_sys(EX_WRITE, "writing the queue file header");
 
 	/* Published before it is synced, so that one journal commit carries the data and both
-	 * directory entries (ext4: the directory's fsync then finds nothing left to commit).
-	 * Until the fsyncs return, the file is ours to remove on failure; a crash in between
-	 * can leave it incomplete in queue/mess, where the header's sum gives it away to
-	 * tern-send (doc/queue.md).  link, not rename: an existing id is never overwritten. */
+	 * directory entries.  Until the syncs return, the file is ours to remove on failure;
+	 * a crash in between can leave it incomplete in queue/mess, where the header's sum
+	 * gives it away to tern-send (doc/queue.md).  link, not rename: an existing id is
+	 * never overwritten. */
 	char messpath[4096];
 	if (qfile_path(messpath, sizeof messpath, "mess", q.qid) < 0) fail(EX_BUG, "bad queue id");
 	if (link(tmppath, messpath) != 0) fail_sys(EX_MESSDIR, "publishing into queue/mess");
 	unlink(tmppath);
 	memcpy(tmppath, messpath, strlen(messpath) + 1);
-	if (fdatasync(fd) != 0) fail_sys(EX_WRITE, "fsync of the queue file");
+	/* A journaling file system commits the link with the file (fd_journaled): then the
+	 * file's fsync is all.  The directory's would cost a commit of its own under load
+	 * (ext4 commits everything pending for it, every time); elsewhere it is needed. */
+	int journaled = fd_journaled(fd);
+	if ((journaled ? fsync(fd) : fdatasync(fd)) != 0) fail_sys(EX_WRITE, "fsync of the queue file");
 	qfd = -1;
 	if (close(fd) != 0) fail_sys(EX_WRITE, "closing the queue file");
-	fsync_dir("queue/mess");
+	if (!journaled) fsync_dir("queue/mess");
 	*tmppath = 0;
 	trigger(q.qid);
 	log_sid(&q, sid);

@@ -1,10 +1,15 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <unistd.h>
-#include "fdio.h"
-#include <sys/uio.h>
-#include <sys/socket.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include "fdio.h"
 
 int fd_write_all(int fd, const char *s, size_t n)
 {
@@ -26,6 +31,46 @@ int fd_sync_dir(const char *path)
 	close(fd);
 	errno = e;
 	return r;
+}
+
+#define EXT4_MAGIC 0xEF53UL	/* ext2, ext3 and ext4: a journal is looked for */
+#define XFS_MAGIC 0x58465342UL
+
+/* The jbd2 journal of block device dev, by name: /proc/fs/jbd2/<its name>-<inode>. */
+static int jbd2_for(dev_t dev)
+{
+	char link[64], target[512];
+	snprintf(link, sizeof link, "/sys/dev/block/%u:%u", major(dev), minor(dev));
+	ssize_t n = readlink(link, target, sizeof target - 1);
+	if (n <= 0) return 0;
+	target[n] = 0;
+	const char *name = strrchr(target, '/');
+	name = name ? name + 1 : target;
+	size_t len = strlen(name);
+	DIR *d = opendir("/proc/fs/jbd2");
+	if (!d) return 0;
+	int found = 0;
+	struct dirent *e;
+	while (!found && (e = readdir(d)))
+		found = strncmp(e->d_name, name, len) == 0 && e->d_name[len] == '-';
+	closedir(d);
+	return found;
+}
+
+int fd_journaled(int fd)
+{
+	static dev_t dev;
+	static int known, answer;
+	struct stat st;
+	struct statfs sf;
+	if (fstat(fd, &st) != 0) return 0;
+	if (known && st.st_dev == dev) return answer;
+	if (fstatfs(fd, &sf) != 0) return 0;
+	unsigned long type = (unsigned long)sf.f_type;
+	answer = type == XFS_MAGIC || (type == EXT4_MAGIC && jbd2_for(st.st_dev));
+	dev = st.st_dev;
+	known = 1;
+	return answer;
 }
 
 int fd_send_fd(int sock, const void *buf, size_t n, int fd)

@@ -13,5 +13,10 @@ int fd_send_fd(int sock, const void *buf, size_t n, int fd);
 int fd_send_fds(int sock, const void *buf, size_t n, const int *fds, size_t nfds);
 /* fsync(2) of a directory, so that a new or removed entry in it is durable.  0 or -1. */
 int fd_sync_dir(const char *path);
+/* 1 when fd's file system journals metadata in order, so that fsync(fd) also makes the
+ * directory entries made for the file before it durable (they are in the transaction it
+ * waits for): ext4 with a jbd2 journal (/proc/fs/jbd2/DEV-*), XFS.  0 for anything else,
+ * and whenever it cannot tell (then fsync the directory).  Cached for the last device. */
+int fd_journaled(int fd);
 
 #endif

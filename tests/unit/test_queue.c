@@ -154,6 +154,19 @@ START_TEST(sum_pieces)
 }
 END_TEST
 
+/* Overwrites n bytes at off of abc6's file: it still opens, qfile_verify finds it damaged. */
+static void damage(const char *path, const void *b, size_t n, off_t off)
+{
+	int fd = open(path, O_RDWR);
+	ck_assert_int_eq(pwrite(fd, b, n, off), (ssize_t)n);
+	close(fd);
+	struct qfile q;
+	ck_assert_int_eq(qfile_open(&q, "abc6", 0), 0);
+	ck_assert_int_eq(qfile_verify(&q), -1);
+	ck_assert_int_eq(errno, EBADMSG);
+	qfile_close(&q);
+}
+
 /* What a crash between tern-queue's link and its fsync can leave: every kind fails
  * qfile_open or qfile_verify; a whole file and one from before the sum pass. */
 START_TEST(verify)
@@ -169,26 +182,14 @@ START_TEST(verify)
 	qfile_close(&q);
 	ck_assert_int_eq(qfile_path(path, sizeof path, "mess", "abc6"), 0);
 	/* a block in the middle reads as zeros (an extent whose write never finished) */
-	int fd = open(path, O_RDWR);
 	char z[4096] = {0};
-	ck_assert_int_eq(pwrite(fd, z, sizeof z, 8192), (ssize_t)sizeof z);
-	close(fd);
-	ck_assert_int_eq(qfile_open(&q, "abc6", 0), 0);
-	ck_assert_int_eq(qfile_verify(&q), -1);
-	ck_assert_int_eq(errno, EBADMSG);
-	qfile_close(&q);
+	damage(path, z, sizeof z, 8192);
 	/* the envelope covered too: a recipient's byte changed, still a valid envelope */
 	write_q("abc6", msg, "Fs@x\0Ta@y\0", 11, 1);
-	fd = open(path, O_RDWR);
-	ck_assert_int_eq(pwrite(fd, "b", 1, QF_HDRLEN + (off_t)strlen(msg) + 6), 1);
-	close(fd);
-	ck_assert_int_eq(qfile_open(&q, "abc6", 0), 0);
-	ck_assert_int_eq(qfile_verify(&q), -1);
-	ck_assert_int_eq(errno, EBADMSG);
-	qfile_close(&q);
+	damage(path, "b", 1, QF_HDRLEN + (off_t)strlen(msg) + 6);
 	/* a header from before the sum: nothing to check against, it passes */
 	write_q("abc6", msg, "Fs@x\0Ta@y\0", 11, 1);
-	fd = open(path, O_RDWR);
+	int fd = open(path, O_RDWR);
 	char hdr[QF_HDRLEN + 1] = {0};
 	ck_assert_int_eq(pread(fd, hdr, QF_HDRLEN, 0), QF_HDRLEN);
 	/* blank out the 17 characters of " sum" after the uid */
