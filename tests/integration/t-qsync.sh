@@ -4,7 +4,8 @@
 # no directory fsync); on an ext4 without one, fdatasync and an fsync of queue/mess.  Then
 # a simulated power cut (EXT4_IOC_SHUTDOWN, NOLOGFLUSH: whatever the journal has not
 # committed is lost) right after tern-queue's exit 0: the message is there, byte for byte,
-# after the remount; a link made after it and never synced is not (the cut is real).
+# after the remount; a link made after it and never synced is not (the cut is real).  The
+# same cut after tern-local's exit 0: the delivered file is in the Maildir's new/.
 # Needs root (loop devices); otherwise it says so and fails.
 . "$(dirname "$0")/lib.sh"
 t_home
@@ -109,6 +110,33 @@ try:
         say(not os.path.exists(ctl), "cut %d: the unsynced link made after it is gone (the cut lost what was not committed)" % r)
         say(os.path.exists(new[0]) and open(new[0], "rb").read() == data,
             "cut %d: the acknowledged message is in queue/mess, byte for byte" % r)
+    # 3. The same for tern-local's Maildir delivery (tmp/, fsync, link into new/, fsync of
+    # new/): after its exit 0 and a cut, the message is in new/.
+    newdir = os.path.join(h, "mail/example.test/demo/Maildir/new")
+    for r in range(2):
+        before = set(os.listdir(newdir)) if os.path.isdir(newdir) else set()
+        body = b"Subject: local cut %d\n\n" % r + b"delivered\n" * 300
+        p = subprocess.run([binp + "/tern-local", "a@example.test", "demo@example.test"], input=body,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, TERN_HOME=h),
+                           timeout=60)
+        new = [f for f in os.listdir(newdir) if f not in before] if os.path.isdir(newdir) else []
+        if not say(p.returncode == 0 and len(new) == 1, "local cut %d: tern-local exit 0, one file in new/ (%s)" % (
+                r, p.stdout.decode().strip()[:80])):
+            break
+        data = open(os.path.join(newdir, new[0]), "rb").read()
+        ctl = os.path.join(h, "control-local-%d" % r)
+        with open(ctl + ".tmp", "wb") as f:
+            f.write(b"not synced\n")
+        os.link(ctl + ".tmp", ctl)
+        fd = os.open(mnt, os.O_RDONLY)
+        fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", NOLOGFLUSH))
+        os.close(fd)
+        ok = run("umount", mnt).returncode == 0 and run("mount", dev, mnt).returncode == 0
+        if not say(ok, "local cut %d: unmounted and mounted again" % r):
+            break
+        say(not os.path.exists(ctl), "local cut %d: the unsynced link made after it is gone" % r)
+        say(os.path.exists(os.path.join(newdir, new[0])) and open(os.path.join(newdir, new[0]), "rb").read() == data,
+            "local cut %d: the delivered message is in new/, byte for byte" % r)
 except (OSError, RuntimeError, subprocess.SubprocessError) as e:
     say(False, "cannot run: %s" % e)
 finally:
