@@ -60,6 +60,25 @@ def queue(h, subject, strace=None):
     os.write(mw, b"Subject: %s\n\n" % subject + b"durable\n" * 300); os.close(mw)
     os.write(ew, b"Fa@example.test\0Tdemo@example.test\0\0"); os.close(ew)
     return p.wait()
+def cut(mnt, dev, h, path, tag, what):
+    """A power cut right after path was acknowledged: a link made now is never synced;
+    EXT4_IOC_SHUTDOWN without a log flush, umount, mount (the journal replays).  Asserts
+    the unsynced link is gone and path is there, byte for byte.  False when the remount
+    failed (nothing more can be checked)."""
+    data = open(path, "rb").read()
+    ctl = os.path.join(h, "control-" + tag.replace(" ", "-"))
+    with open(ctl + ".tmp", "wb") as f:
+        f.write(b"not synced\n")
+    os.link(ctl + ".tmp", ctl)
+    fd = os.open(mnt, os.O_RDONLY)
+    fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", NOLOGFLUSH))
+    os.close(fd)
+    ok = run("umount", mnt).returncode == 0 and run("mount", dev, mnt).returncode == 0
+    if not say(ok, "%s: unmounted and mounted again (journal replayed)" % tag):
+        return False
+    say(not os.path.exists(ctl), "%s: the unsynced link made after it is gone (the cut lost what was not committed)" % tag)
+    say(os.path.exists(path) and open(path, "rb").read() == data, "%s: %s, byte for byte" % (tag, what))
+    return True
 def qfiles(h):
     d = os.path.join(h, "queue/mess")
     return sorted(os.path.join(d, f) for f in os.listdir(d))
@@ -96,20 +115,8 @@ try:
         new = [f for f in qfiles(h) if f not in before]
         if not say(rc == 0 and len(new) == 1, "cut %d: tern-queue exit 0, one new file" % r):
             break
-        data = open(new[0], "rb").read()
-        ctl = os.path.join(h, "control-%d" % r)		# after the exit 0: never synced
-        with open(ctl + ".tmp", "wb") as f:
-            f.write(b"not synced\n")
-        os.link(ctl + ".tmp", ctl)
-        fd = os.open(mnt, os.O_RDONLY)
-        fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", NOLOGFLUSH))
-        os.close(fd)
-        ok = run("umount", mnt).returncode == 0 and run("mount", dev, mnt).returncode == 0
-        if not say(ok, "cut %d: unmounted and mounted again (journal replayed)" % r):
+        if not cut(mnt, dev, h, new[0], "cut %d" % r, "the acknowledged message is in queue/mess"):
             break
-        say(not os.path.exists(ctl), "cut %d: the unsynced link made after it is gone (the cut lost what was not committed)" % r)
-        say(os.path.exists(new[0]) and open(new[0], "rb").read() == data,
-            "cut %d: the acknowledged message is in queue/mess, byte for byte" % r)
     # 3. The same for tern-local's Maildir delivery (tmp/, fsync, link into new/, fsync of
     # new/): after its exit 0 and a cut, the message is in new/.
     newdir = os.path.join(h, "mail/example.test/demo/Maildir/new")
@@ -123,20 +130,9 @@ try:
         if not say(p.returncode == 0 and len(new) == 1, "local cut %d: tern-local exit 0, one file in new/ (%s)" % (
                 r, p.stdout.decode().strip()[:80])):
             break
-        data = open(os.path.join(newdir, new[0]), "rb").read()
-        ctl = os.path.join(h, "control-local-%d" % r)
-        with open(ctl + ".tmp", "wb") as f:
-            f.write(b"not synced\n")
-        os.link(ctl + ".tmp", ctl)
-        fd = os.open(mnt, os.O_RDONLY)
-        fcntl.ioctl(fd, EXT4_IOC_SHUTDOWN, struct.pack("I", NOLOGFLUSH))
-        os.close(fd)
-        ok = run("umount", mnt).returncode == 0 and run("mount", dev, mnt).returncode == 0
-        if not say(ok, "local cut %d: unmounted and mounted again" % r):
+        if not cut(mnt, dev, h, os.path.join(newdir, new[0]), "local cut %d" % r,
+                   "the delivered message is in new/"):
             break
-        say(not os.path.exists(ctl), "local cut %d: the unsynced link made after it is gone" % r)
-        say(os.path.exists(os.path.join(newdir, new[0])) and open(os.path.join(newdir, new[0]), "rb").read() == data,
-            "local cut %d: the delivered message is in new/, byte for byte" % r)
 except (OSError, RuntimeError, subprocess.SubprocessError) as e:
     say(False, "cannot run: %s" % e)
 finally:
