@@ -11,13 +11,14 @@
 #include "home.h"
 #include "qfile.h"
 
-static unsigned long count_dir(const char *rel)
+/* Files in rel; optional: a directory not yet made counts 0 (else it is an error). */
+static unsigned long count_dir(const char *rel, int optional)
 {
 	char dir[4096];
 	unsigned long n = 0;
 	if (tern_path(dir, sizeof dir, rel) < 0) return 0;
 	DIR *d = opendir(dir);
-	if (!d && errno == ENOENT && strcmp(rel, "queue/corrupt") == 0) return 0;	/* made when needed */
+	if (!d && errno == ENOENT && optional) return 0;
 	if (!d) tern_die_sys(111, "opening ", dir);
 	struct dirent *e;
 	while ((e = readdir(d))) if (e->d_name[0] != '.') n++;
@@ -64,7 +65,7 @@ int main(int argc, char **argv)
 	int running = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 	printf("messages=%lu bytes=%llu recipients_pending=%lu recipients_deferred=%lu "
 	       "recipients_failed=%lu recipients_done=%lu tmp_files=%lu corrupt_files=%lu tern_send=%s\n",
-	       msgs, bytes, pending, deferred, failed, done, count_dir("queue/tmp"), count_dir("queue/corrupt"),
+	       msgs, bytes, pending, deferred, failed, done, count_dir("queue/tmp", 0), count_dir("queue/corrupt", 1),
 	       running ? "running" : "stopped");
 	if (fflush(stdout) != 0) tern_die_sys(111, "writing output");
 	return 0;

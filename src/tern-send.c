@@ -283,6 +283,14 @@ static void add(const char *qid)
 
 /* ---- rounds ---- */
 
+/* Not read now (an I/O error, a malformed envelope): logged, tried again in an hour. */
+static void unreadable(struct msg *m, const char *why, time_t now)
+{
+	log_msg("unreadable", m, "error", why);
+	m->wake = now + 3600;
+	heap_push(m->wake, m);
+}
+
 /* A file in queue/mess that is not whole: what a crash leaves when it comes between
  * tern-queue's link and its fsync (a message never acknowledged), or a damaged disk.  It
  * goes to queue/corrupt, for the administrator to look at, as in Postfix. */
@@ -301,9 +309,7 @@ static void quarantine(struct msg *m, const char *why, time_t now)
 		}
 		tern_warn_sys("moving to queue/corrupt: ", m->qid);
 	}
-	log_msg("unreadable", m, "error", why);
-	m->wake = now + 3600;
-	heap_push(m->wake, m);
+	unreadable(m, why, now);
 }
 
 static void round_begin(struct msg *m, time_t now)
@@ -311,9 +317,7 @@ static void round_begin(struct msg *m, time_t now)
 	if (qfile_open(&m->q, m->qid, 1) != 0) {
 		if (errno == ENOENT) { log_msg("removed", m, 0, 0); forget(m); return; }
 		if (errno == EBADMSG) { quarantine(m, "header unreadable or file shorter than it says", now); return; }
-		log_msg("unreadable", m, "error", strerror(errno));
-		m->wake = now + 3600;
-		heap_push(m->wake, m);
+		unreadable(m, strerror(errno), now);
 		return;
 	}
 	/* tern-qdel holds this lock while it removes a message. */
@@ -330,10 +334,8 @@ static void round_begin(struct msg *m, time_t now)
 	if (!m->info && qfile_verify(&m->q) != 0) {
 		int e = errno;
 		qfile_close(&m->q);
-		if (e == EBADMSG) { quarantine(m, "message and envelope do not match the header's sum", now); return; }
-		log_msg("unreadable", m, "error", strerror(e));
-		m->wake = now + 3600;
-		heap_push(m->wake, m);
+		if (e == EBADMSG) quarantine(m, "message and envelope do not match the header's sum", now);
+		else unreadable(m, strerror(e), now);
 		return;
 	}
 	m->nrcpt = m->q.nrcpt;

@@ -9,6 +9,7 @@
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <sys/uio.h>
+#include <linux/magic.h>
 #include "fdio.h"
 
 int fd_write_all(int fd, const char *s, size_t n)
@@ -33,8 +34,6 @@ int fd_sync_dir(const char *path)
 	return r;
 }
 
-#define EXT4_MAGIC 0xEF53UL	/* ext2, ext3 and ext4: a journal is looked for */
-#define XFS_MAGIC 0x58465342UL
 
 /* The jbd2 journal of block device dev, by name: /proc/fs/jbd2/<its name>-<inode>. */
 static int jbd2_for(dev_t dev)
@@ -67,7 +66,8 @@ int fd_journaled(int fd)
 	if (known && st.st_dev == dev) return answer;
 	if (fstatfs(fd, &sf) != 0) return 0;
 	unsigned long type = (unsigned long)sf.f_type;
-	answer = type == XFS_MAGIC || (type == EXT4_MAGIC && jbd2_for(st.st_dev));
+	/* EXT4_SUPER_MAGIC is ext2's and ext3's too: whether there is a journal is looked up */
+	answer = type == XFS_SUPER_MAGIC || (type == EXT4_SUPER_MAGIC && jbd2_for(st.st_dev));
 	dev = st.st_dev;
 	known = 1;
 	return answer;
