@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -55,6 +56,8 @@ extern char **environ;
 /* ---- the result: one line on fd 1, one log line, the exit code ---- */
 
 static const char *qid = "";
+static jmp_buf *back;		/* tern-local -z: where finish() ends a job (zrun) */
+static int resolved;		/* t and the privileges are the recipient's (zrun) */
 static const char *dtag;	/* TERN_DTAG when usable in a file name */
 static const char *sender;
 static char rcpt[ABUF];	/* the recipient: local part as given, domain lowercased */
@@ -93,6 +96,7 @@ static void finish(int code, const char *status, const char *fmt, ...)
 	qlog_kv(&l, "status", status);
 	qlog_kv(&l, "text", text);
 	qlog_emit(&l);
+	if (back) longjmp(*back, code + 1);
 	_exit(code);
 }
 
@@ -1048,10 +1052,11 @@ static void deliver(const struct rcptinfo *ri, struct target *t)
 
 static int deliver_main(int argc, char **argv)
 {
-	struct rcptinfo ri;
+	/* Static: t points into ri, and both stay for a kept child's next job (zrun). */
+	static struct rcptinfo ri;
 	static struct target t;
 	const char *q = getenv("TERN_QID");
-	if (q && qid_valid(q)) qid = q;
+	qid = q && qid_valid(q) ? q : "";
 	if (argc != 3) finish(EX_TEMP, "4.3.5", "usage: tern-local SENDER RECIPIENT");
 	sig_ignore(SIGPIPE);
 	/* RLIMIT_FSIZE: get EFBIG and a clean 111, not death with a file left in tmp/. */
@@ -1064,7 +1069,7 @@ static int deliver_main(int argc, char **argv)
 		tern_warn("TERN_DTAG unusable in a file name; delivering without it");
 		dtag = 0;
 	}
-	resolve(&ri, &t);
+	if (!resolved) resolve(&ri, &t);
 	{
 		struct qlog l;
 		qlog_head(&l, "resolved");
@@ -1074,7 +1079,8 @@ static int deliver_main(int argc, char **argv)
 	}
 	msg_open(&M);
 	scan_header(&M);
-	drop_privileges(&t);
+	if (!resolved) drop_privileges(&t);
+	resolved = 1;
 	deliver(&ri, &t);
 	return EX_TEMP;	/* not reached: deliver() finishes */
 }
@@ -1083,14 +1089,30 @@ static int deliver_main(int argc, char **argv)
  * tern-send starts one and hands it each local delivery: the fields are sender,
  * recipient and the values of TERN_QID, TERN_DTAG and TERN_MSGSIZE; the descriptors the
  * message and the result pipe.  A forked child becomes that delivery, exactly as an
- * exec'd tern-local would be.  Privileges are the same as tern-send's children had:
- * each child drops its own. */
-static void __attribute__((noreturn)) zrun(char **f)
+ * exec'd tern-local would be, and drops its own privileges.  Once it has (the recipient
+ * resolved, running as its user) it may take more deliveries to the same recipient: the
+ * server keeps it for them (key: field 1).  Those skip the lookup and the privilege drop,
+ * which are the same for the same recipient; everything else is done afresh, and
+ * finish() ends each one here instead of the process. */
+static int zrun(char **f, int *again)
 {
 	if (setenv("TERN_QID", f[2], 1) || setenv("TERN_DTAG", f[3], 1) || setenv("TERN_MSGSIZE", f[4], 1))
 		finish(EX_TEMP, "4.3.0", "out of memory");
 	char *argv[] = { "tern-local", f[0], f[1], 0 };
-	exit(deliver_main(3, argv));
+	jmp_buf jb;
+	int r = setjmp(jb);
+	if (r == 0) {
+		back = &jb;
+		deliver_main(3, argv);
+		r = EX_TEMP + 1;	/* not reached: deliver_main finishes */
+	}
+	back = 0;
+	/* What the next job must not find: the users database's descriptor and the signal
+	 * pipe of a program delivery (the server closes all descriptors next). */
+	users_close();
+	sig_forget(SIGCHLD);
+	*again = resolved;
+	return r - 1;
 }
 
 int main(int argc, char **argv)
@@ -1098,6 +1120,6 @@ int main(int argc, char **argv)
 	tern_prog = "tern-local";
 	fix_fds();
 	/* pdeath: a delivery dies with the server, so that tern-send's "lost" is true. */
-	if (argc == 2 && strcmp(argv[1], "-z") == 0) zfork_serve(5, zrun, 1);
+	if (argc == 2 && strcmp(argv[1], "-z") == 0) zfork_serve(5, 1, zrun, 1);
 	return deliver_main(argc, argv);
 }

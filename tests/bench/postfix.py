@@ -212,6 +212,8 @@ def clear(d):
     """Empties a Maildir's new/ by moving its files aside (bench-trash beside the Maildir,
     on the same file system, removed at the end): removing them here would slow the next
     workload's file creation (settle())."""
+    if not os.path.isdir(d):
+        return			# nothing delivered yet (Postfix makes its Maildir then)
     trash = os.path.join(os.path.dirname(os.path.dirname(d)), "bench-trash")
     os.makedirs(trash, exist_ok=True)
     for e in os.scandir(d):

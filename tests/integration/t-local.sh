@@ -631,6 +631,108 @@ say(result(r).startswith("2.0.0"), "and its delivery finished")
 PY
 check "fork server: malformed requests logged" grep -q "fork server: malformed request" "$LOG"
 
+# Kept children: after a delivery the child that made it (resolved, running as the
+# recipient's user) takes the next one to the same recipient, and only to it.
+clear_md "$MD"
+[ -f "$UDIR/.tern" ] && mv "$UDIR/.tern" "$H/tern.saved"
+python3 - "$T_BIN/tern-local" "$MD" "$H" "$UDIR" 2>>"$LOG" <<'PY'
+import fcntl, os, signal, socket, subprocess, sys, time
+binp, md, home, udir = sys.argv[1:5]
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+p = subprocess.Popen([binp, "-z"], stdin=b, stderr=open(home + "/log/local.log", "ab"))
+b.close()
+a.settimeout(20)
+def say(ok, what):
+    print(("ok" if ok else "not ok") + " - kept child: " + what, flush=True)
+def req(jid, rcpt, msg):
+    path = home + "/kc-msg"
+    with open(path, "wb") as f:
+        f.write(msg)
+    m = os.open(path, os.O_RDONLY)
+    r, w = os.pipe()
+    qid = "6b16700000001%02d" % jid
+    fields = [str(jid), "a@b", rcpt, qid, qid + ".0", str(len(msg))]
+    socket.send_fds(a, [b"L" + b"".join(x.encode() + b"\0" for x in fields)], [m, w])
+    os.close(m); os.close(w)
+    return r
+def answer():
+    try:
+        return a.recv(64).decode()
+    except OSError as e:
+        return "error %s" % e
+def result(r):
+    out = b""
+    while True:
+        d = os.read(r, 512)
+        if not d:
+            break
+        out += d
+    os.close(r)
+    return out.decode()
+def kids():
+    out = []
+    for d in os.listdir("/proc"):
+        try:
+            st = open("/proc/%s/stat" % d).read()
+        except OSError:
+            continue
+        if int(st.rsplit(")", 1)[1].split()[1]) == p.pid:
+            out.append(int(d))
+    return sorted(out)
+def settle(want, limit=6.0):
+    end = time.time() + limit
+    while time.time() < end and kids() != want:
+        time.sleep(0.02)
+    return kids()
+def deliver(jid, rcpt, body):
+    r = req(jid, rcpt, b"Subject: kc\n\n" + body + b"\n")
+    return answer(), result(r)
+got = deliver(21, "demo@example.test", b"one")
+k = kids()
+say(got[0] == "R21 0" and got[1].startswith("2.0.0") and len(k) == 1, "first delivery answered, its child kept (%s, %s)" % (got[0], k))
+got = deliver(22, "demo@example.test", b"two")
+say(got[0] == "R22 0" and got[1].startswith("2.0.0"), "second delivery to demo answered R22 0 (%s)" % got[0])
+say(kids() == k, "by the same child (%s, then %s)" % (k, kids()))
+say(len(os.listdir(md + "/new")) == 2, "both messages in new/")
+fds = sorted(os.listdir("/proc/%d/fd" % k[0])) if k else []
+links = [os.readlink("/proc/%d/fd/%s" % (k[0], x)) for x in fds] if k else []
+say(len(fds) == 4 and links[0] == links[1] == "/dev/null" and links[3].startswith("socket:"),
+    "between jobs it holds fds 0 and 1 on /dev/null, 2 and its channel only (%s)" % links)
+got = deliver(23, "nobody-here@example.test", b"three")
+say(got[0] == "R23 100" and got[1].startswith("5.1.1"), "another recipient is resolved afresh: unknown, R23 100 (%s)" % got[0])
+say(len(os.listdir(md + "/new")) == 2, "and nothing of it reached demo's Maildir")
+say(settle(k) == k, "that child was not kept (an unresolved job); demo's still is (%s)" % kids())
+# .tern is read per delivery: the kept child follows it; its mbox lock ends with the job.
+with open(udir + "/.tern", "w") as f:
+    f.write("./mbox-kc\n")
+got = deliver(24, "demo@example.test", b"four")
+say(got[0] == "R24 0" and kids() == k, "a changed .tern is followed by the kept child (%s)" % got[0])
+fd = os.open(udir + "/mbox-kc", os.O_RDWR)
+try:
+    fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    say(b"four" in open(udir + "/mbox-kc", "rb").read(), "the mbox got it, and its lock is free after the answer")
+except OSError as e:
+    say(False, "the mbox lock is still held after the answer: %s" % e)
+os.close(fd)
+os.unlink(udir + "/.tern")
+# A kept child killed while idle: the next delivery gets a new one.
+if k:
+    os.kill(k[0], signal.SIGKILL)
+    settle([])
+got = deliver(25, "demo@example.test", b"five")
+k2 = kids()
+say(got[0] == "R25 0" and len(k2) == 1 and k2 != k, "after its idle child was killed, a new one delivers (%s, %s)" % (got[0], k2))
+say(settle([]) == [], "an idle child ends after 2 s without work")
+a.close()
+try:
+    p.wait(10)
+    say(p.returncode == 0, "the server exits 0 at EOF")
+except subprocess.TimeoutExpired:
+    p.kill()
+    say(False, "the server exits at EOF")
+PY
+[ -f "$H/tern.saved" ] && mv "$H/tern.saved" "$UDIR/.tern"
+
 check "no sanitizer report in tern-local's log" sh -c '! grep -q -e Sanitizer -e "runtime error" "$1"' sh "$LOG"
 
 t_done
