@@ -714,6 +714,13 @@ try:
 except OSError as e:
     say(False, "the mbox lock is still held after the answer: %s" % e)
 os.close(fd)
+# A program delivery, twice by the same child: each gets its own SIGCHLD pipe and child.
+with open(udir + "/.tern", "w") as f:
+    f.write("|cat >>kc-prog.out\n")
+got = [deliver(26, "demo@example.test", b"six")[0], deliver(27, "demo@example.test", b"seven")[0]]
+prog = open(udir + "/kc-prog.out", "rb").read() if os.path.exists(udir + "/kc-prog.out") else b""
+say(got == ["R26 0", "R27 0"] and b"six" in prog and b"seven" in prog and kids() == k,
+    "two program deliveries by the kept child (%s, %d bytes)" % (got, len(prog)))
 os.unlink(udir + "/.tern")
 # A kept child killed while idle: the next delivery gets a new one.
 if k:
