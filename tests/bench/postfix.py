@@ -521,16 +521,14 @@ def m_idle(srv, r):
     r["idle_session_pss_kib"] = total / n if n else 0.0
 
 
-def m_recv(srv, r):
-    for size, tag, n in ((2048, "2k", N_2K), (102400, "100k", N_100K)):
-        for sessions in (4, 16):
-            sampler = (lambda: tree_pss(srv.roots())[0]) if (tag, sessions) == ("2k", 16) else None
-            rate, peak = blast(srv.port, sessions, n, size, done=lambda: count(srv.new), sampler=sampler)
-            clear(srv.new)
-            r["recv_%s_s%d_msgs_per_s" % (tag, sessions)] = rate
-            if sampler:
-                r["peak_pss_s16_kib"] = peak
-            log("%s recv_%s_s%d %.1f msgs/s" % (srv.name, tag, sessions, rate))
+def m_recv(srv, r, size, tag, n, sessions):
+    sampler = (lambda: tree_pss(srv.roots())[0]) if (tag, sessions) == ("2k", 16) else None
+    rate, peak = blast(srv.port, sessions, n, size, done=lambda: count(srv.new), sampler=sampler)
+    clear(srv.new)
+    r["recv_%s_s%d_msgs_per_s" % (tag, sessions)] = rate
+    if sampler:
+        r["peak_pss_s16_kib"] = peak
+    log("%s recv_%s_s%d %.1f msgs/s" % (srv.name, tag, sessions, rate))
 
 
 def m_latency(srv, r):
@@ -680,18 +678,44 @@ STEPS = os.environ.get("TERN_BENCH_STEPS", "loadgen,floor,idle,recv,latency,send
 SERVERS = os.environ.get("TERN_BENCH_SERVERS", "tern,postfix").split(",")
 
 
-def measure(srv, sinkdir):
-    r = results[srv.name]
-    settle()
-    for name, step in (("idle", m_idle), ("recv", m_recv), ("latency", m_latency),
-                       ("sendmail", m_sendmail)):
-        if name in STEPS:
-            step(srv, r)
+def units(sinkdir):
+    """The measurements asked for (STEPS), each one workload: (name, function(srv, r))."""
+    u = [("idle", m_idle)] if "idle" in STEPS else []
+    if "recv" in STEPS:
+        for size, tag, n in ((2048, "2k", N_2K), (102400, "100k", N_100K)):
+            for sessions in (4, 16):
+                u.append(("recv_%s_s%d" % (tag, sessions),
+                          lambda srv, r, a=(size, tag, n, sessions): m_recv(srv, r, *a)))
+    u += [(k, f) for k, f in (("latency", m_latency), ("sendmail", m_sendmail)) if k in STEPS]
     if "relay" in STEPS:
-        m_relay(srv, r, sinkdir)
-        log("%s relay %.1f msgs/s" % (srv.name, r["relay_msgs_per_s"]))
+        def relay(srv, r):
+            m_relay(srv, r, sinkdir)
+            log("%s relay %.1f msgs/s" % (srv.name, r["relay_msgs_per_s"]))
+        u.append(("relay", relay))
     if "fsync" in STEPS:
-        m_fsync(srv, r)
+        u.append(("fsync", m_fsync))
+    return u
+
+
+ROUNDS = int(os.environ.get("TERN_BENCH_ROUNDS", "1" if os.environ.get("TERN_BENCH_QUICK") else "3"))
+ONCE = ("idle", "fsync")	# memory and system call counts: the same every time
+
+
+def plan(us, servers):
+    """(unit, server) in the order they run.  On loop file systems (each server has its
+    own) both servers are up and each workload runs on one right after the other, ROUNDS
+    times, the first one alternating: a ratio then compares runs seconds apart, not
+    minutes, and the median of the rounds leaves out a moment of heavy load on the host.
+    In the shared temp dir, one server after the other, once, as each must not pay for
+    the other's deleted inodes (settle())."""
+    if FS != "loop":
+        return [(u, s) for s in servers for u in us]
+    out, k = [], 0
+    for u in us:
+        for _ in range(1 if u[0] in ONCE else ROUNDS):
+            out += [(u, s) for s in (servers if k % 2 == 0 else servers[::-1])]
+            k += 1
+    return out
 
 
 def main():
@@ -713,26 +737,35 @@ def main():
             print("sync_floor_%s_ms=%.2f" % (k, fl[k]), flush=True)
 
     servers = []
+    why = "not asked for"
     try:
-        t = Tern(sport) if "tern" in SERVERS else None
-        if t:
-            servers.append(t)
-            measure(t, sinkdir)
+        if "tern" in SERVERS:
+            servers.append(Tern(sport))
+        why = postfix_available() if "postfix" in SERVERS else why
+        if not why:
+            try:
+                servers.append(Postfix(sport))
+            except Exception as e:
+                why = "%s: %s" % (type(e).__name__, e)
+                results["postfix"] = {}
+        last = None
+        rounds = {"tern": {}, "postfix": {}}
+        for (name, fn), srv in plan(units(sinkdir), servers):
+            if FS == "loop" or srv is not last:
+                settle()
+            last = srv
+            r = {}
+            fn(srv, r)
+            for k, v in r.items():
+                rounds[srv.name].setdefault(k, []).append(v)
+        for name, keys in rounds.items():
+            for k, vs in keys.items():
+                results[name][k] = statistics.median(vs)
+                if len(vs) > 1:
+                    print("%s_%s_rounds=%s" % (name, k, ",".join("%.1f" % v for v in vs)), flush=True)
     finally:
         for s in servers:
             s.stop()
-    pf, why = None, postfix_available() if "postfix" in SERVERS else "not asked for"
-    if not why:
-        try:
-            pf = Postfix(sport)
-            servers.append(pf)
-            measure(pf, sinkdir)
-        except Exception as e:
-            why = "%s: %s" % (type(e).__name__, e)
-            results["postfix"] = {}
-        finally:
-            if pf:
-                pf.stop()
     print("bench_fs=%s" % ("loop-ext4" if FS == "loop" else "tmp"))
     for k, v in sorted(results["tern"].items()):
         print("tern_%s=%s" % (k, ("%.2f" % v) if isinstance(v, float) else v))
