@@ -103,6 +103,17 @@ static void unchain(struct kid *k)
 	k->key = 0;
 }
 
+/* At most ZFORK_SPARE idle children: the one idle longest is let go. */
+static void spare(void)
+{
+	size_t idle = 0, oldest = 0;
+	for (size_t k = 0; k < nkids; k++) {
+		if (kids[k].id || kids[k].chan < 0) continue;
+		if (idle++ == 0 || kids[k].idle < kids[oldest].idle) oldest = k;
+	}
+	if (idle > ZFORK_SPARE) unchain(&kids[oldest]);
+}
+
 /* k's report that its job ended ("D" code), if one is there.  Anything else on the
  * channel, or its end, and k takes no more jobs; a child that ends without a report is
  * answered by reap() from its exit status. */
@@ -124,6 +135,7 @@ static void report(struct kid *k)
 	answer(k->id, (int)code);
 	k->id = 0;
 	k->idle = now_ms();
+	spare();
 }
 
 static void reap(void)

@@ -9,7 +9,8 @@
  * channel of its own, and the child reports "D" exit-code when a job ends.  Before
  * reporting it closes every descriptor of the job (fds 0 and 1 become /dev/null), so
  * that no file, lock or pipe outlives its job.  A kept child takes at most ZFORK_REUSE
- * jobs, in at most ZFORK_AGE ms, and ends after ZFORK_IDLE ms without one.  This saves
+ * jobs, in at most ZFORK_AGE ms, and ends after ZFORK_IDLE ms without one; of more than
+ * ZFORK_SPARE idle children, the one idle longest is let go.  This saves
  * the fork, the exit and the page faults of a fresh process, which were half of a local
  * delivery's CPU time.  When the socket's other end closes the server waits for its
  * running children and exits; with pdeath, children killed with the server when it is
@@ -28,6 +29,7 @@
 #define ZFORK_REUSE 100		/* jobs for one kept child, at most */
 #define ZFORK_AGE 10000		/* ms a kept child may take new jobs */
 #define ZFORK_IDLE 2000		/* ms an idle child is kept */
+#define ZFORK_SPARE 32		/* idle children kept, at most */
 
 /* Server: never returns.  For each well-formed request with exactly nfields fields after
  * the id, a child calls run(fields, &again) with its fds 0 and 1 in place and SIGCHLD back

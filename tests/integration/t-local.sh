@@ -546,7 +546,7 @@ check "tern-getpw root: groups line lists the primary group" sh -c '"$1/tern-get
 # The fork server (tern-local -z), spoken to as tern-send does: a SOCK_SEQPACKET packet
 # per delivery with the message and the result pipe attached, "R<id> <code>" back.
 clear_md "$MD"
-python3 - "$T_BIN/tern-local" "$MD" "$H" 2>>"$LOG" <<'PY'
+python3 - "$T_BIN/tern-local" "$MD" "$H" 2>>"$LOG" <<'PY' || fail "fork server: the script ended early (exit $?, see $LOG)"
 import os, socket, subprocess, sys, time
 binp, md, home = sys.argv[1:4]
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -635,7 +635,7 @@ check "fork server: malformed requests logged" grep -q "fork server: malformed r
 # recipient's user) takes the next one to the same recipient, and only to it.
 clear_md "$MD"
 [ -f "$UDIR/.tern" ] && mv "$UDIR/.tern" "$H/tern.saved"
-python3 - "$T_BIN/tern-local" "$MD" "$H" "$UDIR" 2>>"$LOG" <<'PY'
+python3 - "$T_BIN/tern-local" "$MD" "$H" "$UDIR" 2>>"$LOG" <<'PY' || fail "kept child: the script ended early (exit $?, see $LOG)"
 import fcntl, os, signal, socket, subprocess, sys, time
 binp, md, home, udir = sys.argv[1:5]
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -729,6 +729,13 @@ if k:
 got = deliver(25, "demo@example.test", b"five")
 k2 = kids()
 say(got[0] == "R25 0" and len(k2) == 1 and k2 != k, "after its idle child was killed, a new one delivers (%s, %s)" % (got[0], k2))
+# Many recipients in a row (a list's expansion): at most 32 idle children stay.
+codes = [deliver(30 + i, "demo+kc%d@example.test" % i, b"ext")[0] for i in range(40)]
+end = time.time() + 5
+while time.time() < end and len(kids()) > 32:
+    time.sleep(0.02)
+say(codes == ["R%d 0" % (30 + i) for i in range(40)] and 2 <= len(kids()) <= 32,
+    "40 deliveries to 40 recipients: all delivered, %d idle children kept (at most 32)" % len(kids()))
 say(settle([]) == [], "an idle child ends after 2 s without work")
 a.close()
 try:
