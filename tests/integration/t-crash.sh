@@ -32,7 +32,7 @@ acked=$(wc -l <"$TERN_HOME/acked")
 is "all 500 injections acknowledged" "$acked" 500
 t_start_send || fail "tern-send restarted"
 check "all acknowledged messages delivered after restart" t_wait 60 t_count_is "$DEMO" "$acked"
-python3 - "$DEMO" "$TERN_HOME/acked" <<'PY'
+python3 - "$DEMO" "$TERN_HOME/acked" <<'PY' || fail "the Maildir check script ended early (exit $?)"
 import os, re, sys
 d = sys.argv[1]
 seen = {}

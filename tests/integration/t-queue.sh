@@ -85,7 +85,7 @@ check "tern-send is woken with N<qid>" grep -q '^N[0-9a-f]*$' "$TERN_HOME/trig"
 # The session server (tern-queue -z, as tern-smtpd starts it): messages one after another
 # in one process.  A failed one (bad envelope, over databytes, full disk) leaves no file
 # and no descriptor behind, and the next one is queued as usual.
-python3 - "$T_BIN/tern-queue" "$TERN_HOME" 2>>"$TERN_HOME/zq.log" <<'PY'
+python3 - "$T_BIN/tern-queue" "$TERN_HOME" 2>>"$TERN_HOME/zq.log" <<'PY' || fail "queue server: the script ended early (exit $?)"
 import os, resource, socket, subprocess, sys
 binp, home = sys.argv[1:3]
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -141,7 +141,7 @@ check "queue server: the good messages logged with their session ids" sh -c 'gre
 # A message that never ends (control/timeoutqueue 1 s): the whole server ends with 52,
 # as an exec'd tern-queue would, and leaves no file in queue/tmp.
 echo 1 >"$TERN_HOME/control/timeoutqueue"
-python3 - "$T_BIN/tern-queue" "$TERN_HOME" <<'PY'
+python3 - "$T_BIN/tern-queue" "$TERN_HOME" <<'PY' || fail "queue server timeout: the script ended early (exit $?)"
 import os, socket, subprocess, sys
 binp, home = sys.argv[1:3]
 a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)

@@ -27,7 +27,7 @@ check "alias root@localhost reaches demo" t_wait_count 10 "$DEMO" 2
 printf 'Subject: to nobody\nMessage-ID: <orig-1@example.test>\n\nlost\n' | $QI demo@example.test nosuch@example.test
 check "bounce arrives" t_wait_count 10 "$DEMO" 3
 bounce=$(grep -l 'report-type=delivery-status' "$DEMO"/new/* | head -n 1)
-python3 - "$bounce" <<'PY'
+python3 - "$bounce" <<'PY' || fail "the bounce check script ended early (exit $?)"
 import email, sys
 from email import policy
 raw = open(sys.argv[1], "rb").read()
