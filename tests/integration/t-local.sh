@@ -546,87 +546,50 @@ check "tern-getpw root: groups line lists the primary group" sh -c '"$1/tern-get
 # The fork server (tern-local -z), spoken to as tern-send does: a SOCK_SEQPACKET packet
 # per delivery with the message and the result pipe attached, "R<id> <code>" back.
 clear_md "$MD"
-python3 - "$T_BIN/tern-local" "$MD" "$H" 2>>"$LOG" <<'PY' || fail "fork server: the script ended early (exit $?, see $LOG)"
-import os, socket, subprocess, sys, time
-binp, md, home = sys.argv[1:4]
-a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-p = subprocess.Popen([binp, "-z"], stdin=b, stderr=open(home + "/log/local.log", "ab"))
-b.close()
-a.settimeout(20)
+python3 - "$T_BIN/tern-local" "$MD" "$H" "$(dirname "$0")" 2>>"$LOG" <<'PY' || fail "fork server: the script ended early (exit $?, see $LOG)"
+import os, socket, sys, time
+binp, md, home, here = sys.argv[1:5]
+sys.path.insert(0, here)
+from zfclient import ForkServer, result
+fs = ForkServer(binp, home, home + "/log/local.log")
 def say(ok, what):
     print(("ok" if ok else "not ok") + " - fork server: " + what, flush=True)
-def req(jid, rcpt, msg, qid="6b1670000000001", dtag=None, fds=True):
-    path = home + "/fs-msg"
-    with open(path, "wb") as f:
-        f.write(msg)
-    m = os.open(path, os.O_RDONLY)
-    r, w = os.pipe()
-    fields = [str(jid), "a@b", rcpt, qid, dtag or qid + ".0", str(len(msg))]
-    pk = b"L" + b"".join(x.encode() + b"\0" for x in fields)
-    socket.send_fds(a, [pk], [m, w] if fds else [m])
-    os.close(m); os.close(w)
-    return r
-def answer():
-    try:
-        return a.recv(64).decode()
-    except OSError as e:
-        return "error %s" % e
-def result(r):
-    out = b""
-    while True:
-        d = os.read(r, 512)
-        if not d:
-            break
-        out += d
-    os.close(r)
-    return out.decode()
+def req(jid, rcpt, msg, qid="6b1670000000001", fds=True):
+    return fs.req(jid, rcpt, msg, qid, fds=fds)
 r = req(7, "demo@example.test", b"Subject: fs1\n\nhello\n")
-say(answer() == "R7 0", "a delivery answers R7 0")
+say(fs.answer() == "R7 0", "a delivery answers R7 0")
 say(result(r).startswith("2.0.0 delivered"), "its result line comes through the pipe")
 new = os.listdir(md + "/new")
 say(len(new) == 1 and open(md + "/new/" + new[0], "rb").read().endswith(b"hello\n"), "the message is in new/")
 r = req(8, "nobody-here@example.test", b"Subject: fs2\n\nx\n", qid="6b1670000000002")
-say(answer() == "R8 100", "an unknown recipient answers R8 100")
+say(fs.answer() == "R8 100", "an unknown recipient answers R8 100")
 say(result(r).startswith("5.1.1"), "with 5.1.1 on the pipe")
 # The same delivery again (a retry after a lost answer): found by its name, not doubled.
 r = req(9, "demo@example.test", b"Subject: fs1\n\nhello\n")
-say(answer() == "R9 0", "a retry of a delivered message answers 0")
+say(fs.answer() == "R9 0", "a retry of a delivered message answers 0")
 result(r)
 say(len(os.listdir(md + "/new")) == 1, "and delivers no second copy")
 # Malformed requests are dropped; the server goes on.
-a.send(b"Lnot-a-packet")
-m = os.open(home + "/fs-msg", os.O_RDONLY)
-socket.send_fds(a, [b"L10\0a@b\0demo@example.test\0"], [m, m])
+fs.a.send(b"Lnot-a-packet")
+m = os.open(fs.msg, os.O_RDONLY)
+socket.send_fds(fs.a, [b"L10\0a@b\0demo@example.test\0"], [m, m])
 os.close(m)
 r = req(11, "demo@example.test", b"Subject: fs3\n\nthree\n", fds=False)
-say(answer() == "R10 111", "a request with too few fields is answered 111")
-say(answer() == "R11 111", "a request with one descriptor is answered 111")
+say(fs.answer() == "R10 111", "a request with too few fields is answered 111")
+say(fs.answer() == "R11 111", "a request with one descriptor is answered 111")
 r2 = req(12, "demo@example.test", b"Subject: fs4\n\nfour\n", qid="6b1670000000004")
-say(answer() == "R12 0", "after malformed packets the next delivery works (R12 0)")
+say(fs.answer() == "R12 0", "after malformed packets the next delivery works (R12 0)")
 result(r2)
 os.close(r)
-say(p.poll() is None, "the server is still running")
-a.close()
-try:
-    p.wait(10)
-    say(p.returncode == 0, "EOF on its socket: it exits 0")
-except subprocess.TimeoutExpired:
-    p.kill()
-    say(False, "EOF on its socket: it exits")
+say(fs.p.poll() is None, "the server is still running")
+say(fs.close() == 0, "EOF on its socket: it exits 0")
 # Closed with an answer still unread (ECONNRESET for the server): the same clean end,
 # after its running child.
-a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-p = subprocess.Popen([binp, "-z"], stdin=b, stderr=open(home + "/log/local.log", "ab"))
-b.close()
+fs = ForkServer(binp, home, home + "/log/local.log")
 r = req(13, "demo@example.test", b"Subject: fs5\n\nfive\n", qid="6b1670000000005")
 time.sleep(0.5)
-a.close()
-try:
-    p.wait(10)
-    say(p.returncode == 0, "closed with an answer unread: it exits 0 (got %s)" % p.returncode)
-except subprocess.TimeoutExpired:
-    p.kill()
-    say(False, "closed with an answer unread: it exits")
+code = fs.close()
+say(code == 0, "closed with an answer unread: it exits 0 (got %s)" % code)
 say(result(r).startswith("2.0.0"), "and its delivery finished")
 PY
 check "fork server: malformed requests logged" grep -q "fork server: malformed request" "$LOG"
@@ -635,40 +598,15 @@ check "fork server: malformed requests logged" grep -q "fork server: malformed r
 # recipient's user) takes the next one to the same recipient, and only to it.
 clear_md "$MD"
 [ -f "$UDIR/.tern" ] && mv "$UDIR/.tern" "$H/tern.saved"
-python3 - "$T_BIN/tern-local" "$MD" "$H" "$UDIR" 2>>"$LOG" <<'PY' || fail "kept child: the script ended early (exit $?, see $LOG)"
-import fcntl, os, signal, socket, subprocess, sys, time
-binp, md, home, udir = sys.argv[1:5]
-a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-p = subprocess.Popen([binp, "-z"], stdin=b, stderr=open(home + "/log/local.log", "ab"))
-b.close()
-a.settimeout(20)
+python3 - "$T_BIN/tern-local" "$MD" "$H" "$UDIR" "$(dirname "$0")" 2>>"$LOG" <<'PY' || fail "kept child: the script ended early (exit $?, see $LOG)"
+import fcntl, os, signal, sys, time
+binp, md, home, udir, here = sys.argv[1:6]
+sys.path.insert(0, here)
+from zfclient import ForkServer, result
+fs = ForkServer(binp, home, home + "/log/local.log")
+p = fs.p
 def say(ok, what):
     print(("ok" if ok else "not ok") + " - kept child: " + what, flush=True)
-def req(jid, rcpt, msg):
-    path = home + "/kc-msg"
-    with open(path, "wb") as f:
-        f.write(msg)
-    m = os.open(path, os.O_RDONLY)
-    r, w = os.pipe()
-    qid = "6b16700000001%02d" % jid
-    fields = [str(jid), "a@b", rcpt, qid, qid + ".0", str(len(msg))]
-    socket.send_fds(a, [b"L" + b"".join(x.encode() + b"\0" for x in fields)], [m, w])
-    os.close(m); os.close(w)
-    return r
-def answer():
-    try:
-        return a.recv(64).decode()
-    except OSError as e:
-        return "error %s" % e
-def result(r):
-    out = b""
-    while True:
-        d = os.read(r, 512)
-        if not d:
-            break
-        out += d
-    os.close(r)
-    return out.decode()
 def kids():
     out = []
     for d in os.listdir("/proc"):
@@ -685,8 +623,8 @@ def settle(want, limit=6.0):
         time.sleep(0.02)
     return kids()
 def deliver(jid, rcpt, body):
-    r = req(jid, rcpt, b"Subject: kc\n\n" + body + b"\n")
-    return answer(), result(r)
+    r = fs.req(jid, rcpt, b"Subject: kc\n\n" + body + b"\n", "6b16700000001%02d" % jid)
+    return fs.answer(), result(r)
 got = deliver(21, "demo@example.test", b"one")
 k = kids()
 say(got[0] == "R21 0" and got[1].startswith("2.0.0") and len(k) == 1, "first delivery answered, its child kept (%s, %s)" % (got[0], k))
@@ -737,13 +675,7 @@ while time.time() < end and len(kids()) > 32:
 say(codes == ["R%d 0" % (30 + i) for i in range(40)] and 2 <= len(kids()) <= 32,
     "40 deliveries to 40 recipients: all delivered, %d idle children kept (at most 32)" % len(kids()))
 say(settle([]) == [], "an idle child ends after 2 s without work")
-a.close()
-try:
-    p.wait(10)
-    say(p.returncode == 0, "the server exits 0 at EOF")
-except subprocess.TimeoutExpired:
-    p.kill()
-    say(False, "the server exits at EOF")
+say(fs.close() == 0, "the server exits 0 at EOF")
 PY
 [ -f "$H/tern.saved" ] && mv "$H/tern.saved" "$UDIR/.tern"
 
