@@ -349,7 +349,8 @@ def children(pid):
 def deliveries(procs, send_pid):
     """The tern-local processes under tern-send that deliver, as (pid, ppid): the
     children of the fork server (tern-local -z, tern-send's child; they keep its command
-    line), or tern-send's own tern-local children when it had to exec them."""
+    line) that have a delivery (a kept one between deliveries has /dev/null as fd 0), or
+    tern-send's own tern-local children when it had to exec them."""
     out = []
     for pid in children(send_pid):
         st = _stat(pid)
@@ -365,7 +366,11 @@ def deliveries(procs, send_pid):
             continue
         for k in children(pid):
             st = _stat(k)
-            if st and st[0] == "tern-local" and st[1] != "Z":
+            try:
+                idle = os.readlink("/proc/%d/fd/0" % k) == "/dev/null"
+            except OSError:
+                idle = True
+            if st and st[0] == "tern-local" and st[1] != "Z" and not idle:
                 out.append((k, pid))
     return out
 
