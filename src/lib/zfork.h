@@ -35,8 +35,9 @@
  * the id, a child calls run(fields, &again) with its fds 0 and 1 in place and SIGCHLD back
  * to default; run returns the job's exit code, and sets again when the same process may
  * run the next job whose field key is the same (run must then have closed or forgotten
- * everything of this job that it does not want shared by the next: the server closes
- * every descriptor but 2).  pdeath: children get SIGKILL when the server dies. */
+ * everything of this job that it does not want shared by the next, such as cached
+ * descriptors: the child then closes all of its descriptors but 2 and its channel, and
+ * cancels any alarm).  pdeath: children get SIGKILL when the server dies. */
 void __attribute__((noreturn)) zfork_serve(size_t nfields, size_t key, int (*run)(char **fields, int *again), int pdeath);
 /* Server without children: for each request run(fields, in, out) in this process, one
  * at a time, its return value the answer; the server closes in and out after it.  run
