@@ -247,8 +247,8 @@ static void __attribute__((noreturn)) serve(size_t nfields, size_t key, int (*ru
 			tern_die_sys(EX_TEMP, "poll");
 		}
 		/* Reports first: a child that reported and then ended is answered once. */
-		for (size_t i = 2; i < np; i++)
-			if (p[i].revents) report(&kids[who[i - 2]]);
+		for (size_t i = 2; i < np; i++)	/* (spare() may have let one go meanwhile) */
+			if (p[i].revents && kids[who[i - 2]].chan == p[i].fd) report(&kids[who[i - 2]]);
 		if (sfd >= 0 && p[1].revents) {
 			unsigned char c[64];
 			while (read(sfd, c, sizeof c) > 0) {}
