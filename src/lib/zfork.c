@@ -126,12 +126,13 @@ static void report(struct kid *k)
 	if (n > 0) b[n] = 0;
 	char *e = 0;
 	long code = n > 1 && b[0] == 'D' ? strtol(b + 1, &e, 10) : -1;
-	if (n > 0 && k->id && (!e || *e || code < 0 || code > 255)) {
+	int ok = e && !*e && code >= 0 && code <= 255;
+	if (n > 0 && !ok && k->id) {
 		tern_warn("fork server: malformed report from a child");
 		answer(k->id, EX_TEMP);
 		k->id = 0;
 	}
-	if (n <= 0 || !e || *e || code < 0 || code > 255 || !k->id) { unchain(k); return; }
+	if (!ok || !k->id) { unchain(k); return; }
 	answer(k->id, (int)code);
 	k->id = 0;
 	k->idle = now_ms();
